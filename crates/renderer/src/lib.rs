@@ -1,1 +1,134 @@
-//! placeholder
+//! The Pressroom renderer: a template, personalization values and photos in; a canvas, a
+//! preflight report and a render record out; print files, previews and mockups encoded from it.
+//!
+//! One renderer makes the print file, the preview and the mockup, so what the merchant previews
+//! is what prints: a preview is the same layout at a lower scale.
+//!
+//! Architecture invariants:
+//! - no I/O but reading the template folder and the font folder; no clock (a render is bounded
+//!   by the caller's `should_stop` callback and by the size limits), no network, no database;
+//! - fonts come only from the [`FontLibrary`] folder; SVGs reach no file outside their template;
+//! - images are checked against [`Limits`] from their header before any pixel is decoded;
+//! - bad input is an error that names what was wrong, never a panic;
+//! - the same inputs give the same pixels at any thread count.
+
+mod composite;
+mod fonts;
+mod image_io;
+mod output;
+mod preflight;
+mod render;
+mod svg;
+mod text;
+
+pub use fonts::FontLibrary;
+pub use image_io::{Decoded, Limits, Pixels, decode as decode_image};
+pub use output::{OutputInfo, PrintFormat};
+pub use preflight::{Finding, Preflight, Severity};
+pub use render::{Input, Rendered, RenderRecord, Scale, Template};
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The renderer's version, recorded with every render.
+pub const RENDERER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why a render could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The template's manifest is invalid.
+    #[error("{0}")]
+    Manifest(#[from] template::ManifestError),
+    /// A template file is missing, unreadable or invalid.
+    #[error("template {template}: {file}: {reason}")]
+    Asset { template: String, file: String, reason: String },
+    /// A customer photo is missing, too large, corrupt or of an unsupported kind.
+    #[error("photo for field `{field}`: {reason}")]
+    Photo { field: String, reason: String },
+    /// A value cannot be rendered at all (e.g. text far beyond any sensible length).
+    #[error("field `{field}`: {reason}")]
+    Value { field: String, reason: String },
+    /// The font folder could not be used.
+    #[error("fonts: {0}")]
+    Fonts(String),
+    /// The caller's time bound ran out.
+    #[error("the render was stopped: it ran past its time bound")]
+    Stopped,
+    /// The requested output size is unusable.
+    #[error("output size: {0}")]
+    Size(String),
+    #[error("encoding: {0}")]
+    Encode(#[from] encoder::EncodeError),
+    #[error("writing output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl RenderError {
+    /// True when the input (template, values, photos) is at fault, so retrying cannot help.
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            RenderError::Manifest(_)
+                | RenderError::Asset { .. }
+                | RenderError::Photo { .. }
+                | RenderError::Value { .. }
+                | RenderError::Size(_)
+        )
+    }
+
+    /// True when trying again later may succeed (I/O hiccup, time bound under load).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, RenderError::Io(_) | RenderError::Stopped)
+    }
+}
+
+/// Decoded template assets kept between renders (the warm worker and the live preview).
+#[derive(Default)]
+struct AssetCache {
+    /// (template dir, file, width, height) -> premultiplied RGBA.
+    images: Mutex<HashMap<(String, String, u32, u32), Arc<Vec<u8>>>>,
+    /// (template dir, file) -> decoded image at its own size.
+    decoded: Mutex<HashMap<(String, String), Arc<Decoded>>>,
+}
+
+/// Renders templates. Cheap to share across threads (`&Renderer` is `Sync`).
+pub struct Renderer {
+    fonts: Arc<FontLibrary>,
+    limits: Limits,
+    cache: Option<AssetCache>,
+}
+
+impl Renderer {
+    /// A renderer that decodes template assets for every render (one render per process).
+    pub fn new(fonts: Arc<FontLibrary>, limits: Limits) -> Self {
+        Renderer { fonts, limits, cache: None }
+    }
+
+    /// A renderer that keeps decoded template assets between renders.
+    pub fn with_asset_cache(mut self) -> Self {
+        self.cache = Some(AssetCache::default());
+        self
+    }
+
+    pub fn fonts(&self) -> &FontLibrary {
+        &self.fonts
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Forgets cached decoded assets (e.g. after a template changed on disk).
+    pub fn clear_cache(&self) {
+        if let Some(c) = &self.cache {
+            c.images.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            c.decoded.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
+    /// Reads and checks a template folder: manifest, fonts it names, SVGs, raster headers.
+    pub fn load_template(&self, dir: &Path) -> Result<Template, RenderError> {
+        Template::load(self, dir)
+    }
+}

@@ -1,0 +1,250 @@
+//! `pressroom render`: template + data file -> print file, preview, mockup, preflight report.
+//!
+//! Every output is written to a temporary file beside its destination and renamed into place
+//! only when all of them succeeded, so no failure leaves a partial file behind.
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, ValueEnum};
+use encoder::PngCompression;
+use renderer::{FontLibrary, Input, Limits, PrintFormat, Renderer, Scale};
+use std::collections::BTreeMap;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tempfile::NamedTempFile;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Compression {
+    Fast,
+    Default,
+    Best,
+}
+
+#[derive(Args)]
+pub struct RenderArgs {
+    /// The template folder (holds template.toml).
+    #[arg(long)]
+    template: PathBuf,
+    /// JSON object of field values; photo fields are file paths relative to this file.
+    #[arg(long)]
+    data: PathBuf,
+    /// The print file: .png (RGBA, 300 DPI) or .jpg/.jpeg (flattened on white).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write a preview JPEG here.
+    #[arg(long)]
+    preview: Option<PathBuf>,
+    /// Preview width in pixels.
+    #[arg(long, default_value_t = 1000)]
+    preview_width: u32,
+    /// Also write the product mockup JPEG here (the template must have a [mockup]).
+    #[arg(long)]
+    mockup: Option<PathBuf>,
+    /// Write the preflight report and render record (JSON) here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Compression::Default)]
+    png_compression: Compression,
+    #[arg(long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    jpeg_quality: u8,
+    /// The font folder (default: $PRESSROOM_FONTS, else ./fonts, else the fonts/ of the checkout).
+    #[arg(long)]
+    fonts: Option<PathBuf>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Write the outputs even when preflight finds errors (the merchant's override).
+    #[arg(long)]
+    allow_preflight_errors: bool,
+}
+
+pub fn run(args: RenderArgs) -> ExitCode {
+    match render(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the whole cause chain.
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Where fonts live when not given.
+pub fn default_fonts_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("PRESSROOM_FONTS") {
+        return PathBuf::from(p);
+    }
+    let local = PathBuf::from("fonts");
+    if local.is_dir() {
+        return local;
+    }
+    // target/{debug,release}/pressroom -> the checkout's fonts/.
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(root) = exe.parent().and_then(Path::parent).and_then(Path::parent)
+        && root.join("fonts").is_dir()
+    {
+        return root.join("fonts");
+    }
+    local
+}
+
+fn print_format(args: &RenderArgs) -> Result<PrintFormat> {
+    let ext = args.out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("png") => Ok(PrintFormat::Png(match args.png_compression {
+            Compression::Fast => PngCompression::Fast,
+            Compression::Default => PngCompression::Default,
+            Compression::Best => PngCompression::Best,
+        })),
+        Some("jpg" | "jpeg") => Ok(PrintFormat::Jpeg { quality: args.jpeg_quality }),
+        _ => bail!("--out {}: the print file must end in .png, .jpg or .jpeg", args.out.display()),
+    }
+}
+
+/// Reads the data file: field values, and photo bytes for photo fields.
+fn read_input(data: &Path, photo_fields: &[String], limits: &Limits) -> Result<Input> {
+    let bytes = std::fs::read(data).with_context(|| format!("--data {}", data.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| anyhow!("--data {}: not valid UTF-8 (at byte {})", data.display(), e.utf8_error().valid_up_to()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("--data {}: invalid JSON", data.display()))?;
+    let obj = json.as_object().ok_or_else(|| anyhow!("--data {}: must be a JSON object of field values", data.display()))?;
+    let mut input = Input::default();
+    for (k, v) in obj {
+        let s = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Null => continue,
+            _ => bail!("--data {}: field `{k}` must be a string, number or boolean", data.display()),
+        };
+        input.values.insert(k.clone(), s);
+    }
+    let base = data.parent().unwrap_or(Path::new("."));
+    let mut photos = BTreeMap::new();
+    for f in photo_fields {
+        let Some(rel) = input.values.get(f).filter(|v| !v.trim().is_empty()) else { continue };
+        let path = base.join(rel);
+        let len = std::fs::metadata(&path).with_context(|| format!("photo for field `{f}`: {}", path.display()))?.len();
+        if len > limits.max_bytes {
+            bail!("photo for field `{f}`: {} is {len} bytes; the limit is {}", path.display(), limits.max_bytes);
+        }
+        let bytes = std::fs::read(&path).with_context(|| format!("photo for field `{f}`: {}", path.display()))?;
+        photos.insert(f.clone(), Arc::new(bytes));
+    }
+    input.photos = photos;
+    Ok(input)
+}
+
+fn temp_beside(path: &Path) -> Result<NamedTempFile> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".pressroom-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write beside {}", path.display()))
+}
+
+fn render(args: &RenderArgs) -> Result<ExitCode> {
+    let format = print_format(args)?;
+    let started = Instant::now();
+    let timeout = Duration::from_secs(args.timeout);
+    let should_stop = move || started.elapsed() > timeout;
+
+    let fonts_dir = args.fonts.clone().unwrap_or_else(default_fonts_dir);
+    let limits = Limits::default();
+    let fonts = FontLibrary::load(&fonts_dir)?;
+    let renderer = Renderer::new(Arc::new(fonts), limits);
+    let template = renderer.load_template(&args.template)?;
+    let photo_fields: Vec<String> = template
+        .manifest()
+        .fields
+        .iter()
+        .filter(|f| f.kind == template::FieldKind::Photo)
+        .map(|f| f.id.clone())
+        .collect();
+    let input = read_input(&args.data, &photo_fields, &limits)?;
+    if args.mockup.is_some() && template.manifest().mockup.is_none() {
+        bail!("--mockup: template `{}` has no [mockup]", template.manifest().id);
+    }
+
+    let mut rendered = renderer.render(&template, &input, Scale::Print, &should_stop)?;
+    for w in rendered.preflight.warnings() {
+        eprintln!("warning: {}: {}", w.code, w.message);
+    }
+    let blocked = rendered.preflight.has_errors() && !args.allow_preflight_errors;
+    if blocked {
+        if let Some(report) = &args.report {
+            let tmp = temp_beside(report)?;
+            write_report(&rendered, tmp.as_file())?;
+            tmp.persist(report).with_context(|| format!("--report {}", report.display()))?;
+        }
+        let first = rendered.preflight.errors().next().map(|f| f.message.clone()).unwrap_or_default();
+        let n = rendered.preflight.errors().count();
+        eprintln!("error: preflight found {n} error(s), nothing written: {first} (use --allow-preflight-errors to override)");
+        return Ok(ExitCode::from(1));
+    }
+
+    // The print file and the preview encode side by side.
+    let print_tmp = temp_beside(&args.out)?;
+    let preview_tmp = args.preview.as_ref().map(|p| temp_beside(p)).transpose()?;
+    let (print_info, preview_info) = rayon::join(
+        || rendered.write_print(format, BufWriter::with_capacity(1 << 20, print_tmp.as_file())),
+        || {
+            preview_tmp
+                .as_ref()
+                .map(|t| rendered.write_preview(args.preview_width, BufWriter::new(t.as_file())))
+                .transpose()
+        },
+    );
+    rendered.record_output("print", print_info?);
+    if let Some(info) = preview_info? {
+        rendered.record_output("preview", info);
+    }
+    let mockup_tmp = match &args.mockup {
+        Some(p) => {
+            let tmp = temp_beside(p)?;
+            if let Some(info) = rendered.write_mockup(&renderer, &template, BufWriter::new(tmp.as_file()))? {
+                rendered.record_output("mockup", info);
+            }
+            Some(tmp)
+        }
+        None => None,
+    };
+    if should_stop() {
+        bail!("the render ran past its time bound of {} s", args.timeout);
+    }
+    let report_tmp = match &args.report {
+        Some(p) => {
+            let tmp = temp_beside(p)?;
+            write_report(&rendered, tmp.as_file())?;
+            Some(tmp)
+        }
+        None => None,
+    };
+
+    // Everything is written: move it all into place.
+    print_tmp.persist(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
+    for (tmp, dest) in [(preview_tmp, &args.preview), (mockup_tmp, &args.mockup), (report_tmp, &args.report)] {
+        if let (Some(tmp), Some(dest)) = (tmp, dest) {
+            tmp.persist(dest).with_context(|| format!("{}", dest.display()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_report(r: &renderer::Rendered, file: &std::fs::File) -> Result<()> {
+    let report = serde_json::json!({
+        "ok": !r.preflight.has_errors(),
+        "preflight": r.preflight,
+        "record": r.record,
+    });
+    serde_json::to_writer_pretty(BufWriter::new(file), &report)?;
+    Ok(())
+}
