@@ -578,7 +578,7 @@ impl PrepareCtx<'_> {
                         format!("\"{content}\" does not fit its box even at the minimum size of {:.1} pt", slot.min_size_pt),
                         json!({ "text": content, "size_pt": used_pt, "min_size_pt": slot.min_size_pt }),
                     );
-                } else if laid.size_px < nominal - 1e-6 {
+                } else if laid.size_px < nominal * 0.999 {
                     pf.push(
                         Severity::Warning,
                         "text_shrunk",

@@ -91,7 +91,10 @@ fn shape(fs: &mut FontSystem, text: &str, slot: &TextSlot, size: f32, wrap_width
     let mut buffer = Buffer::new(fs, Metrics::new(size, line_height));
     buffer.set_wrap(if wrap_width.is_some() { Wrap::WordOrGlyph } else { Wrap::None });
     buffer.set_size(wrap_width, None);
-    buffer.set_text(text, &attrs(slot), Shaping::Advanced, None);
+    let base = attrs(slot);
+    let emoji = base.clone().family(Family::Name(EMOJI_FAMILY));
+    let spans = emoji_spans(text).into_iter().map(|(s, is_emoji)| (s, if is_emoji { emoji.clone() } else { base.clone() }));
+    buffer.set_rich_text(spans, &base, Shaping::Advanced, None);
     buffer.shape_until_scroll(fs, false);
     let lines = buffer
         .layout_runs()
@@ -107,6 +110,38 @@ fn shape(fs: &mut FontSystem, text: &str, slot: &TextSlot, size: f32, wrap_width
         .collect();
     let (ascent, descent) = font_metrics(fs, slot);
     Shaped { lines, size, line_height, ascent, descent }
+}
+
+/// The colour emoji family: emoji clusters are shaped with it directly, because the generic
+/// fallback would take a text-style glyph (a black heart for U+2764 U+FE0F) from a symbol font.
+const EMOJI_FAMILY: &str = "Noto Color Emoji";
+
+/// Splits text into runs of (text, is emoji), by grapheme cluster.
+fn emoji_spans(text: &str) -> Vec<(&str, bool)> {
+    use unicode_segmentation::UnicodeSegmentation;
+    let is_emoji = |g: &str| {
+        let mut chars = g.chars();
+        let first = chars.next().map_or(0, |c| c as u32);
+        let pictographic = matches!(first, 0x1F000..=0x1FAFF | 0x1F1E6..=0x1F1FF);
+        let requested = g.contains('\u{FE0F}') || (g.contains('\u{200D}') && first >= 0x2000);
+        pictographic || (requested && matches!(first, 0x2000..=0x3300 | 0x1F000..=0x1FAFF))
+            || (first <= 0x39 && g.contains('\u{20E3}')) // keycaps: 1️⃣
+    };
+    let mut spans: Vec<(&str, bool)> = Vec::new();
+    let mut start = 0;
+    let mut current: Option<bool> = None;
+    for (i, g) in text.grapheme_indices(true) {
+        let e = is_emoji(g);
+        if current.is_some_and(|c| c != e) {
+            spans.push((&text[start..i], current.unwrap_or(false)));
+            start = i;
+        }
+        current = Some(e);
+    }
+    if start < text.len() {
+        spans.push((&text[start..], current.unwrap_or(false)));
+    }
+    spans
 }
 
 /// Ascent and descent of the slot's font as fractions of the em (for vertical centring that
@@ -333,6 +368,19 @@ fn raster_glyph_rotated(
     let paint = tiny_skia::PixmapPaint { quality: tiny_skia::FilterQuality::Bicubic, ..Default::default() };
     dst.draw_pixmap(0, 0, src.as_ref(), &paint, t, None);
     Some(PlacedGlyph { x: x0 as i64, y: y0 as i64, w, h, pixels: GlyphPixels::Rgba(dst.take()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::emoji_spans;
+
+    #[test]
+    fn emoji_clusters_are_split_from_text() {
+        assert_eq!(emoji_spans("Love ❤️ you"), vec![("Love ", false), ("❤️", true), (" you", false)]);
+        assert_eq!(emoji_spans("👨‍👩‍👧‍👦🐶"), vec![("👨‍👩‍👧‍👦🐶", true)]);
+        assert_eq!(emoji_spans("No emoji: ❤ © 1"), vec![("No emoji: ❤ © 1", false)]);
+        assert_eq!(emoji_spans(""), vec![]);
+    }
 }
 
 /// Paints a laid-out text onto the canvas.

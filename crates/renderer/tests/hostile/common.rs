@@ -1,0 +1,115 @@
+//! Helpers shared by the hostile-input tests: fixture paths, one font library per process,
+//! temporary template folders, and pixel probes.
+
+use renderer::{FontLibrary, Input, Limits, RenderError, Rendered, Renderer, Scale, Template};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use tempfile::TempDir;
+
+/// The workspace root (this crate is `crates/renderer`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn photos_dir() -> PathBuf {
+    root().join("fixtures/photos")
+}
+
+/// The bytes of a file in `fixtures/photos`.
+pub fn photo(name: &str) -> Vec<u8> {
+    let path = photos_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run fixtures/photos/make.py)", path.display()))
+}
+
+/// The project's font folder, loaded once for the whole test binary.
+pub fn fonts() -> Arc<FontLibrary> {
+    static FONTS: OnceLock<Arc<FontLibrary>> = OnceLock::new();
+    FONTS.get_or_init(|| Arc::new(FontLibrary::load(&root().join("fonts")).expect("fonts/ loads"))).clone()
+}
+
+pub fn renderer() -> Renderer {
+    Renderer::new(fonts(), Limits::default())
+}
+
+pub fn renderer_with(limits: Limits) -> Renderer {
+    Renderer::new(fonts(), limits)
+}
+
+/// A `should_stop` that never stops.
+pub fn never() -> bool {
+    false
+}
+
+/// A template folder in a temporary directory. The folder is `<tmp>/tpl`, so tests can put
+/// "secret" files beside it in `<tmp>` that the template must not reach.
+pub struct TempTemplate {
+    pub tmp: TempDir,
+}
+
+impl TempTemplate {
+    pub fn new(manifest: &str) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(tmp.path().join("tpl")).expect("template dir");
+        let t = TempTemplate { tmp };
+        t.write("template.toml", manifest.as_bytes());
+        t
+    }
+
+    /// The template folder.
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("tpl")
+    }
+
+    /// The folder holding the template folder (outside the template).
+    pub fn outside(&self) -> PathBuf {
+        self.tmp.path().to_path_buf()
+    }
+
+    /// Writes a file inside the template folder.
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> &Self {
+        std::fs::write(self.dir().join(rel), bytes).expect("write template file");
+        self
+    }
+
+    pub fn load(&self) -> Result<Template, RenderError> {
+        renderer().load_template(&self.dir())
+    }
+}
+
+/// Renders at a low DPI with no stop.
+pub fn render_at_30dpi(r: &Renderer, t: &Template, input: &Input) -> Result<Rendered, RenderError> {
+    r.render(t, input, Scale::Dpi(30.0), &never)
+}
+
+/// Premultiplied RGBA of one canvas pixel.
+pub fn px(r: &Rendered, x: u32, y: u32) -> [u8; 4] {
+    let c = &r.canvas;
+    assert!(x < c.width() && y < c.height(), "({x}, {y}) is outside the {} x {} canvas", c.width(), c.height());
+    let i = (y as usize * c.width() as usize + x as usize) * 4;
+    let d = c.data();
+    [d[i], d[i + 1], d[i + 2], d[i + 3]]
+}
+
+/// True for a clearly red colour (channels 0..=255, straight or premultiplied opaque).
+pub fn is_red(p: &[u8]) -> bool {
+    p[0] > 200 && p[1] < 60 && p[2] < 60
+}
+
+/// True for a near-white colour.
+pub fn is_white(p: &[u8]) -> bool {
+    p[0] > 225 && p[1] > 225 && p[2] > 225
+}
+
+/// A one-colour opaque PNG (for template assets and SVG image targets).
+pub fn solid_png(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr = enc.write_header().expect("png header");
+        let data: Vec<u8> = (0..w * h).flat_map(|_| rgb).collect();
+        wr.write_image_data(&data).expect("png data");
+    }
+    out
+}

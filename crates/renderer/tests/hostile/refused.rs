@@ -1,0 +1,153 @@
+//! Files the renderer must refuse, with a reason a merchant can act on, without panicking; and
+//! over-limit files refused from their header, before a single pixel is decoded.
+
+use crate::common::{TempTemplate, photo, render_at_30dpi, renderer, renderer_with, solid_png};
+use renderer::{Input, Limits, RenderError, decode_image};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Decodes under `catch_unwind`, so a panic fails the test with the file's name.
+fn refuse(name: &str, bytes: &[u8], limits: &Limits) -> String {
+    let result = catch_unwind(AssertUnwindSafe(|| decode_image(bytes, limits)));
+    match result {
+        Err(_) => panic!("{name}: decode_image panicked"),
+        Ok(Ok(d)) => panic!("{name}: decoded as {} x {} instead of being refused", d.width, d.height),
+        Ok(Err(e)) => e,
+    }
+}
+
+fn assert_mentions(name: &str, msg: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(msg.contains(n), "{name}: error `{msg}` should mention `{n}`");
+    }
+}
+
+#[test]
+fn hostile_files_are_refused_with_a_reason() {
+    let cases: &[(&str, &[&str])] = &[
+        ("truncated.jpg", &["truncated", "Jpeg"]),
+        ("truncated.png", &["truncated", "Png"]),
+        ("empty.jpg", &["not a PNG or JPEG"]),
+        ("random.jpg", &["not a PNG or JPEG"]),
+        ("text.png", &["not a PNG or JPEG"]),
+        ("photo.gif", &["Gif", "not accepted", "PNG or JPEG"]),
+        ("bomb.png", &["30000 x 30000", "900.0 MP", "limit is 100.0 MP"]),
+        ("huge.jpg", &["65000 x 65000", "4225.0 MP", "limit is 100.0 MP"]),
+    ];
+    for (name, needles) in cases {
+        let msg = refuse(name, &photo(name), &Limits::default());
+        assert_mentions(name, &msg, needles);
+        assert!(!msg.contains('\n'), "{name}: one line, got `{msg}`");
+    }
+}
+
+#[test]
+fn oversized_headers_are_refused_before_decoding() {
+    // bomb.png is a real, complete 900-megapixel PNG: decoding it would allocate ~900 MB and take
+    // seconds. huge.jpg has a 65000 x 65000 header over a 240 x 320 body: decoding it would fail
+    // as corrupt, so an error about megapixels shows the header check came first.
+    for name in ["bomb.png", "huge.jpg"] {
+        let bytes = photo(name);
+        let started = Instant::now();
+        let msg = refuse(name, &bytes, &Limits::default());
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(500), "{name}: took {took:?}, so it was decoded");
+        assert!(msg.contains("MP") && !msg.contains("corrupt"), "{name}: {msg}");
+    }
+}
+
+#[test]
+fn limits_are_the_callers() {
+    let jpeg = photo("baseline.jpg");
+    let small_bytes = Limits { max_bytes: 1000, ..Limits::default() };
+    let msg = refuse("byte limit", &jpeg, &small_bytes);
+    assert_mentions("byte limit", &msg, &[&format!("{} bytes", jpeg.len()), "the limit is 1000"]);
+
+    // 240 x 320 = 76,800 pixels against a 50,000-pixel limit.
+    let small_pixels = Limits { max_pixels: 50_000, ..Limits::default() };
+    for name in ["baseline.jpg", "rgb8.png", "orientation-6.jpg"] {
+        let msg = refuse(name, &photo(name), &small_pixels);
+        assert!(msg.contains(" MP; the limit is "), "{name}: {msg}");
+        assert!(msg.contains("240 x 320") || msg.contains("320 x 240"), "{name}: {msg}");
+    }
+    // Right at the limit is fine.
+    let exact = Limits { max_pixels: 240 * 320, ..Limits::default() };
+    assert!(decode_image(&jpeg, &exact).is_ok());
+}
+
+const SLOT_TEMPLATE: &str = r#"
+id = "slot"
+[print_area]
+width = 2
+height = 2
+unit = "in"
+
+[[fields]]
+id = "photo"
+kind = "photo"
+
+[[layers]]
+kind = "photo"
+field = "photo"
+box = [0, 0, 2, 2]
+"#;
+
+#[test]
+fn a_hostile_photo_fails_the_render_naming_the_field() {
+    let t = TempTemplate::new(SLOT_TEMPLATE);
+    let r = renderer();
+    let tpl = r.load_template(&t.dir()).expect("template loads");
+    for (name, needle) in [
+        ("bomb.png", "MP"),
+        ("truncated.jpg", "truncated"),
+        ("random.jpg", "not a PNG or JPEG"),
+        ("photo.gif", "not accepted"),
+    ] {
+        let mut input = Input::default();
+        input.values.insert("photo".into(), name.into());
+        input.photos.insert("photo".into(), Arc::new(photo(name)));
+        let result = catch_unwind(AssertUnwindSafe(|| render_at_30dpi(&r, &tpl, &input)));
+        let err = match result {
+            Err(_) => panic!("{name}: render panicked"),
+            Ok(Ok(_)) => panic!("{name}: rendered"),
+            Ok(Err(e)) => e,
+        };
+        assert!(matches!(&err, RenderError::Photo { field, .. } if field == "photo"), "{name}: {err:?}");
+        assert!(err.is_input_error() && !err.is_retryable(), "{name}");
+        let msg = err.to_string();
+        assert!(msg.starts_with("photo for field `photo`: ") && msg.contains(needle), "{name}: {msg}");
+    }
+
+    // A photo value with no bytes behind it is an error too, not an empty slot.
+    let mut input = Input::default();
+    input.values.insert("photo".into(), "lost.jpg".into());
+    let err = render_at_30dpi(&r, &tpl, &input).err().expect("refused");
+    assert!(err.to_string().contains("were not provided"), "{err}");
+}
+
+#[test]
+fn a_hostile_template_asset_fails_the_load_naming_the_file() {
+    for (name, needle) in [("bomb.png", "MP"), ("text.png", "not a PNG or JPEG"), ("photo.gif", "not accepted")] {
+        let manifest = format!(
+            "id = \"art\"\n[print_area]\nwidth = 100\nheight = 100\nunit = \"px\"\n\n[[layers]]\nkind = \"raster\"\nfile = \"{name}\"\n"
+        );
+        let t = TempTemplate::new(&manifest);
+        t.write(name, &photo(name));
+        let started = Instant::now();
+        let err = t.load().err().unwrap_or_else(|| panic!("{name}: loaded"));
+        assert!(started.elapsed() < Duration::from_millis(500), "{name}: refused from the header");
+        let msg = err.to_string();
+        assert!(matches!(err, RenderError::Asset { .. }), "{name}: {err:?}");
+        assert!(msg.contains(name) && msg.contains(needle), "{name}: {msg}");
+    }
+
+    // An asset over the byte limit is refused from its size on disk.
+    let manifest = "id = \"art\"\n[print_area]\nwidth = 100\nheight = 100\nunit = \"px\"\n\n[[layers]]\nkind = \"raster\"\nfile = \"big.png\"\n";
+    let t = TempTemplate::new(manifest);
+    let big = solid_png(64, 64, [1, 2, 3]);
+    t.write("big.png", &big);
+    let r = renderer_with(Limits { max_bytes: 100, ..Limits::default() });
+    let msg = r.load_template(&t.dir()).err().expect("refused").to_string();
+    assert!(msg.contains("big.png") && msg.contains(&format!("{} bytes; the limit is 100", big.len())), "{msg}");
+}

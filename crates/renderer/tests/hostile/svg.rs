@@ -1,0 +1,174 @@
+//! SVG artwork is designer input from tools we do not control: it must reach no file outside
+//! its template folder and nothing on the network, must not take the process down when the SVG
+//! engine fails on it, and must be refused by name when it does not parse.
+
+use crate::common::{TempTemplate, is_red, never, px, renderer, solid_png};
+use renderer::{Input, RenderError, Rendered, Scale};
+use std::net::TcpListener;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// A 200 x 100 px canvas with one SVG layer covering it.
+const TEMPLATE: &str = r#"
+id = "svg"
+[print_area]
+width = 200
+height = 100
+unit = "px"
+
+[[layers]]
+id = "art"
+kind = "svg"
+file = "art.svg"
+"#;
+
+/// An SVG with a control image that must draw (red, inside the template, at x 0..50) and a
+/// hostile one that must not (at x 100..150).
+fn svg_with(href: &str) -> String {
+    let href = href.replace('&', "&amp;").replace('"', "&quot;");
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="200" height="100" viewBox="0 0 200 100">
+  <image href="inside.png" x="0" y="0" width="50" height="50"/>
+  <image href="{href}" x="100" y="0" width="50" height="50"/>
+  <image xlink:href="{href}" x="100" y="50" width="50" height="50"/>
+</svg>"#
+    )
+}
+
+/// A template whose art.svg points `href` at a green "secret" PNG beside the template folder.
+fn template_reaching_for(href_for: impl Fn(&TempTemplate) -> String) -> (TempTemplate, String) {
+    let t = TempTemplate::new(TEMPLATE);
+    std::fs::write(t.outside().join("secret.png"), solid_png(8, 8, [0, 255, 0])).expect("secret");
+    t.write("inside.png", &solid_png(8, 8, [255, 0, 0]));
+    let href = href_for(&t);
+    t.write("art.svg", svg_with(&href).as_bytes());
+    (t, href)
+}
+
+fn render(t: &TempTemplate) -> Rendered {
+    let r = renderer();
+    let tpl = r.load_template(&t.dir()).unwrap_or_else(|e| panic!("template loads: {e}"));
+    r.render(&tpl, &Input::default(), Scale::Print, &never).unwrap_or_else(|e| panic!("renders: {e}"))
+}
+
+/// The control image drew; nothing drew where the hostile images would be.
+fn assert_only_control_drawn(out: &Rendered, href: &str) {
+    assert!(is_red(&px(out, 25, 25)), "{href}: the control image inside the template draws");
+    for (x, y) in [(125, 25), (125, 75), (101, 1), (149, 99)] {
+        assert_eq!(px(out, x, y), [0, 0, 0, 0], "{href}: nothing drawn at ({x}, {y})");
+    }
+    let green = out.canvas.data().chunks_exact(4).filter(|p| p[1] > 0 && p[0] == 0).count();
+    assert_eq!(green, 0, "{href}: the secret's green reached the canvas");
+}
+
+#[test]
+fn image_hrefs_outside_the_template_are_not_drawn() {
+    let hrefs: Vec<Box<dyn Fn(&TempTemplate) -> String>> = vec![
+        Box::new(|_| "../secret.png".to_string()),
+        Box::new(|_| "sub/../../secret.png".to_string()),
+        Box::new(|t| t.outside().join("secret.png").display().to_string()),
+        Box::new(|t| format!("file://{}", t.outside().join("secret.png").display())),
+        Box::new(|_| "/etc/passwd".to_string()),
+        Box::new(|_| "file:///etc/passwd".to_string()),
+        Box::new(|_| "\\\\server\\share\\secret.png".to_string()),
+    ];
+    for href_for in hrefs {
+        let (t, href) = template_reaching_for(href_for);
+        std::fs::create_dir(t.dir().join("sub")).expect("sub");
+        assert_only_control_drawn(&render(&t), &href);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_template_is_not_followed() {
+    let (t, href) = template_reaching_for(|_| "link.png".to_string());
+    std::os::unix::fs::symlink(t.outside().join("secret.png"), t.dir().join("link.png")).expect("symlink");
+    assert_only_control_drawn(&render(&t), &href);
+}
+
+#[test]
+fn network_hrefs_are_never_fetched() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    for href in [
+        format!("http://127.0.0.1:{port}/x.png"),
+        format!("https://127.0.0.1:{port}/x.png"),
+        format!("//127.0.0.1:{port}/x.png"),
+    ] {
+        let (t, href) = template_reaching_for(|_| href.clone());
+        assert_only_control_drawn(&render(&t), &href);
+    }
+    // Any connection attempt made while parsing or drawing would be waiting in the backlog now.
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e) => panic!("accept: {e}"),
+        Ok((_, peer)) => panic!("the renderer connected to the network (from {peer})"),
+    }
+}
+
+#[test]
+fn an_emoji_tspan_does_not_take_the_process_down() {
+    // resvg's own text engine has panicked on emoji in a tspan; the renderer must contain it.
+    for family in ["Noto Sans", "Noto Color Emoji", "DejaVu Sans"] {
+        let t = TempTemplate::new(TEMPLATE);
+        let svg = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100" viewBox="0 0 200 100">
+  <rect x="0" y="0" width="10" height="10" fill="#FF0000"/>
+  <text x="20" y="60" font-family="{family}" font-size="40">Hi <tspan fill="blue">&#x1F600;</tspan><tspan>&#x1F44D;&#x1F3FD; x</tspan></text>
+</svg>"#
+        );
+        t.write("art.svg", svg.as_bytes());
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let r = renderer();
+            let tpl = r.load_template(&t.dir())?;
+            r.render(&tpl, &Input::default(), Scale::Print, &never)
+        }));
+        match outcome {
+            Err(_) => panic!("{family}: a panic escaped the renderer"),
+            Ok(Ok(out)) => {
+                assert_eq!((out.canvas.width(), out.canvas.height()), (200, 100));
+                assert!(is_red(&px(&out, 5, 5)), "{family}: the rest of the artwork still draws");
+            }
+            Ok(Err(e)) => assert!(e.to_string().contains("art.svg"), "{family}: the error names the file: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_malformed_svg_is_refused_by_name() {
+    for (svg, why) in [
+        ("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><rect></svg>", "unclosed tag"),
+        ("this is not XML at all", "not XML"),
+        ("", "empty"),
+        ("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"0\" height=\"0\"></svg>", "zero size"),
+        ("<html><body>not svg</body></html>", "not SVG"),
+    ] {
+        let t = TempTemplate::new(TEMPLATE);
+        t.write("art.svg", svg.as_bytes());
+        let outcome = catch_unwind(AssertUnwindSafe(|| t.load()));
+        let err = match outcome {
+            Err(_) => panic!("{why}: panicked"),
+            Ok(Ok(_)) => panic!("{why}: loaded"),
+            Ok(Err(e)) => e,
+        };
+        assert!(matches!(err, RenderError::Asset { .. }), "{why}: {err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("art.svg") && msg.contains("invalid SVG"), "{why}: {msg}");
+        assert!(msg.starts_with("template svg: art.svg: "), "{why}: {msg}");
+    }
+}
+
+#[test]
+fn an_svg_over_the_size_limit_is_refused_unparsed() {
+    let t = TempTemplate::new(TEMPLATE);
+    let mut svg = String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">"#);
+    while svg.len() < 4096 {
+        svg.push_str(r#"<rect width="1" height="1"/>"#);
+    }
+    svg.push_str("</svg>");
+    t.write("art.svg", svg.as_bytes());
+    let r = crate::common::renderer_with(renderer::Limits { max_svg_bytes: 1024, ..Default::default() });
+    let msg = r.load_template(&t.dir()).err().expect("refused").to_string();
+    assert!(msg.contains("art.svg") && msg.contains("the limit is 1024"), "{msg}");
+}

@@ -1,0 +1,201 @@
+//! Field values: far too long (a render error), or breaking a field's rules (preflight errors
+//! with stable codes), or not UTF-8 at all (the CLI refuses the data file in one line).
+
+use crate::common::{TempTemplate, render_at_30dpi, renderer, root};
+use renderer::{Input, RenderError, Rendered};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const TEMPLATE: &str = r#"
+id = "values"
+[print_area]
+width = 4
+height = 2
+unit = "in"
+
+[[fields]]
+id = "name"
+label = "Name"
+kind = "text"
+required = true
+max_length = 10
+
+[[fields]]
+id = "colour"
+label = "Colour"
+kind = "choice"
+allowed = ["red", "blue"]
+default = "red"
+
+[[fields]]
+id = "note"
+kind = "text"
+
+[[layers]]
+kind = "text"
+field = "name"
+box = [0.2, 0.2, 3.6, 0.8]
+size = 24
+min_size = 6
+
+[[layers]]
+kind = "text"
+text = "{colour}: {note}"
+box = [0.2, 1.0, 3.6, 0.8]
+size = 12
+min_size = 2
+"#;
+
+fn render(values: &[(&str, &str)]) -> Result<Rendered, RenderError> {
+    let t = TempTemplate::new(TEMPLATE);
+    let r = renderer();
+    let tpl = r.load_template(&t.dir()).expect("template loads");
+    let mut input = Input::default();
+    for (k, v) in values {
+        input.values.insert(k.to_string(), v.to_string());
+    }
+    render_at_30dpi(&r, &tpl, &input)
+}
+
+#[test]
+fn ten_thousand_characters_is_a_value_error() {
+    let long = "a".repeat(10_000);
+    let started = Instant::now();
+    let err = render(&[("name", "Ann"), ("note", &long)]).err().expect("refused");
+    // Refused before shaping: 10,000 characters would otherwise be laid out and shrunk.
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    match &err {
+        RenderError::Value { field, reason } => {
+            assert_eq!(field, "note");
+            assert!(reason.contains("10000 characters") && reason.contains("at most 1000"), "{reason}");
+        }
+        other => panic!("expected RenderError::Value, got {other:?}"),
+    }
+    assert!(err.is_input_error() && !err.is_retryable());
+    assert!(err.to_string().starts_with("field `note`: "), "{err}");
+}
+
+#[test]
+fn a_good_render_has_no_findings() {
+    // The baseline for the tests below: their findings come from the value they break.
+    let out = render(&[("name", "Ann"), ("colour", "blue"), ("note", "hello")]).expect("renders");
+    assert!(out.preflight.findings.is_empty(), "{:?}", out.preflight);
+    assert_eq!(out.record.fields["colour"], "blue");
+}
+
+#[test]
+fn empty_required_field_is_required_missing() {
+    for empty in [None, Some(""), Some("   ")] {
+        let mut values = vec![("note", "x")];
+        if let Some(v) = empty {
+            values.push(("name", v));
+        }
+        let out = render(&values).expect("renders; preflight reports");
+        let f: Vec<_> = out.preflight.with_code("required_missing").collect();
+        assert_eq!(f.len(), 1, "{empty:?}: {:?}", out.preflight);
+        assert_eq!(f[0].field.as_deref(), Some("name"));
+        assert!(f[0].message.contains("Name is required"), "{}", f[0].message);
+        assert!(out.preflight.has_errors());
+    }
+}
+
+#[test]
+fn value_not_allowed_is_not_allowed() {
+    let out = render(&[("name", "Ann"), ("colour", "green")]).expect("renders; preflight reports");
+    let f: Vec<_> = out.preflight.with_code("not_allowed").collect();
+    assert_eq!(f.len(), 1, "{:?}", out.preflight);
+    assert_eq!(f[0].field.as_deref(), Some("colour"));
+    assert_eq!(f[0].details["value"], "green");
+    assert_eq!(f[0].details["allowed"], serde_json::json!(["red", "blue"]));
+    assert!(out.preflight.has_errors());
+}
+
+#[test]
+fn too_long_counts_user_perceived_characters() {
+    let out = render(&[("name", "Bartholomew")]).expect("renders; preflight reports");
+    let f: Vec<_> = out.preflight.with_code("too_long").collect();
+    assert_eq!(f.len(), 1, "{:?}", out.preflight);
+    assert_eq!(f[0].field.as_deref(), Some("name"));
+    assert_eq!((f[0].details["length"].as_u64(), f[0].details["max_length"].as_u64()), (Some(11), Some(10)));
+
+    // Ten thumbs with skin tones are 20 code points but 10 characters: not too long.
+    let thumbs = "\u{1F44D}\u{1F3FD}".repeat(10);
+    let out = render(&[("name", &thumbs)]).expect("renders");
+    assert_eq!(out.preflight.with_code("too_long").count(), 0, "{:?}", out.preflight);
+}
+
+#[test]
+fn unknown_field_is_a_warning_only() {
+    let out = render(&[("name", "Ann"), ("nmae", "typo")]).expect("renders");
+    let f: Vec<_> = out.preflight.with_code("unknown_field").collect();
+    assert_eq!(f.len(), 1);
+    assert!(!out.preflight.has_errors(), "{:?}", out.preflight);
+}
+
+/// The `pressroom` binary of this checkout, built on first use (the test does not hold cargo's
+/// build lock while it runs, so a nested `cargo build` is fine; it is a no-op when up to date).
+fn pressroom() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.current_dir(root()).args(["build", "-q", "-p", "pressroom", "--bin", "pressroom", "--message-format=json"]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let out = cmd.output().expect("run cargo");
+        assert!(out.status.success(), "cargo build -p pressroom: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
+            .last()
+            .expect("cargo reported the pressroom executable")
+    })
+    .clone()
+}
+
+/// Runs `pressroom render` on the values template with a data file; returns (exit code, stderr).
+fn cli_render(data: &[u8]) -> (Option<i32>, String) {
+    let t = TempTemplate::new(TEMPLATE);
+    let data_path = t.outside().join("data.json");
+    std::fs::write(&data_path, data).expect("write data");
+    let out_png = t.outside().join("out/print.png");
+    std::fs::create_dir(t.outside().join("out")).expect("out dir");
+    let out = Command::new(pressroom())
+        .arg("render")
+        .arg("--template")
+        .arg(t.dir())
+        .arg("--data")
+        .arg(&data_path)
+        .arg("--out")
+        .arg(&out_png)
+        .arg("--fonts")
+        .arg(root().join("fonts"))
+        .output()
+        .expect("run pressroom");
+    assert!(!out_png.exists(), "no print file is written on failure");
+    let leftovers = std::fs::read_dir(t.outside().join("out")).expect("out dir").count();
+    assert_eq!(leftovers, 0, "no partial files are left behind");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn cli_refuses_a_data_file_that_is_not_utf8_in_one_line() {
+    // Latin-1 "José": the é is the single byte 0xE9.
+    let (code, stderr) = cli_render(b"{ \"name\": \"Jos\xE9\" }");
+    assert_eq!(code, Some(2), "exit code; stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("data.json") && stderr.contains("not valid UTF-8") && stderr.contains("at byte 14"), "{stderr}");
+}
+
+#[test]
+fn cli_refuses_ten_thousand_characters_in_one_line() {
+    let data = format!("{{ \"name\": \"Ann\", \"note\": \"{}\" }}", "a".repeat(10_000));
+    let (code, stderr) = cli_render(data.as_bytes());
+    assert_eq!(code, Some(2), "exit code; stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.contains("field `note`: 10000 characters"), "{stderr}");
+}
