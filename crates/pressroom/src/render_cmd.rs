@@ -144,7 +144,9 @@ fn temp_beside(path: &Path) -> Result<NamedTempFile> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .prefix(".pressroom-")
         .suffix(".part")
         .tempfile_in(dir)
@@ -157,6 +159,15 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
     let timeout = Duration::from_secs(args.timeout);
     let should_stop = move || started.elapsed() > timeout;
 
+    // PRESSROOM_TIMINGS=1 prints how long each stage took, for operators and benchmarks.
+    let timings = std::env::var_os("PRESSROOM_TIMINGS").is_some();
+    let mut last = Instant::now();
+    let mut lap = |what: &str| {
+        if timings {
+            eprintln!("timing: {what}: {:.3} s", last.elapsed().as_secs_f64());
+        }
+        last = Instant::now();
+    };
     let fonts_dir = args.fonts.clone().unwrap_or_else(default_fonts_dir);
     let limits = Limits::default();
     let fonts = FontLibrary::load(&fonts_dir)?;
@@ -170,11 +181,13 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
         .map(|f| f.id.clone())
         .collect();
     let input = read_input(&args.data, &photo_fields, &limits)?;
+    lap("load fonts, template and input");
     if args.mockup.is_some() && template.manifest().mockup.is_none() {
         bail!("--mockup: template `{}` has no [mockup]", template.manifest().id);
     }
 
     let mut rendered = renderer.render(&template, &input, Scale::Print, &should_stop)?;
+    lap("render");
     for w in rendered.preflight.warnings() {
         eprintln!("warning: {}: {}", w.code, w.message);
     }
@@ -203,6 +216,7 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
                 .transpose()
         },
     );
+    lap("encode print file and preview");
     rendered.record_output("print", print_info?);
     if let Some(info) = preview_info? {
         rendered.record_output("preview", info);

@@ -122,7 +122,7 @@ fn emoji_spans(text: &str) -> Vec<(&str, bool)> {
     let is_emoji = |g: &str| {
         let mut chars = g.chars();
         let first = chars.next().map_or(0, |c| c as u32);
-        let pictographic = matches!(first, 0x1F000..=0x1FAFF | 0x1F1E6..=0x1F1FF);
+        let pictographic = matches!(first, 0x1F000..=0x1FAFF);
         let requested = g.contains('\u{FE0F}') || (g.contains('\u{200D}') && first >= 0x2000);
         pictographic || (requested && matches!(first, 0x2000..=0x3300 | 0x1F000..=0x1FAFF))
             || (first <= 0x39 && g.contains('\u{20E3}')) // keycaps: 1️⃣

@@ -2,8 +2,10 @@
 //! temporary template folders, and pixel probes.
 
 use renderer::{FontLibrary, Input, Limits, RenderError, Rendered, Renderer, Scale, Template};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use tempfile::TempDir;
 
 /// The workspace root (this crate is `crates/renderer`).
@@ -18,13 +20,16 @@ pub fn photos_dir() -> PathBuf {
 /// The bytes of a file in `fixtures/photos`.
 pub fn photo(name: &str) -> Vec<u8> {
     let path = photos_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run fixtures/photos/make.py)", path.display()))
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run fixtures/photos/make.py)", path.display()))
 }
 
 /// The project's font folder, loaded once for the whole test binary.
 pub fn fonts() -> Arc<FontLibrary> {
     static FONTS: OnceLock<Arc<FontLibrary>> = OnceLock::new();
-    FONTS.get_or_init(|| Arc::new(FontLibrary::load(&root().join("fonts")).expect("fonts/ loads"))).clone()
+    FONTS
+        .get_or_init(|| Arc::new(FontLibrary::load(&root().join("fonts")).expect("fonts/ loads")))
+        .clone()
 }
 
 pub fn renderer() -> Renderer {
@@ -84,7 +89,12 @@ pub fn render_at_30dpi(r: &Renderer, t: &Template, input: &Input) -> Result<Rend
 /// Premultiplied RGBA of one canvas pixel.
 pub fn px(r: &Rendered, x: u32, y: u32) -> [u8; 4] {
     let c = &r.canvas;
-    assert!(x < c.width() && y < c.height(), "({x}, {y}) is outside the {} x {} canvas", c.width(), c.height());
+    assert!(
+        x < c.width() && y < c.height(),
+        "({x}, {y}) is outside the {} x {} canvas",
+        c.width(),
+        c.height()
+    );
     let i = (y as usize * c.width() as usize + x as usize) * 4;
     let d = c.data();
     [d[i], d[i + 1], d[i + 2], d[i + 3]]
@@ -112,4 +122,42 @@ pub fn solid_png(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
         wr.write_image_data(&data).expect("png data");
     }
     out
+}
+
+/// The system allocator, remembering the largest single allocation: a render's memory is
+/// dominated by its largest buffer, so this bounds it without an OS-specific probe.
+struct LargestAlloc;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to `System` unchanged; only records sizes.
+unsafe impl GlobalAlloc for LargestAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: LargestAlloc = LargestAlloc;
+
+/// Runs `f` and returns the largest single allocation made meanwhile, by any thread (tests
+/// running in parallel allocate at most a few MB at a time, so use thresholds well above that).
+pub fn largest_allocation_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    LARGEST.store(0, Ordering::SeqCst);
+    let out = f();
+    (out, LARGEST.load(Ordering::SeqCst))
 }

@@ -64,7 +64,11 @@ fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
     let edits = 1 + rng.below(4);
     for _ in 0..edits {
         let pos = |rng: &mut Rng, len: usize| {
-            if rng.below(2) == 0 { rng.below(len.min(64)) } else { rng.below(len) }
+            if rng.below(2) == 0 {
+                rng.below(len.min(64))
+            } else {
+                rng.below(len)
+            }
         };
         match rng.below(6) {
             0 if !v.is_empty() => {
@@ -111,12 +115,24 @@ struct Tally {
 }
 
 /// Runs `body` over every seed and `per_seed` mutants of each.
-fn run(seeds: &[(String, Vec<u8>)], per_seed: usize, body: impl Fn(&[u8]) -> Result<(), String>) -> Tally {
-    let mut t = Tally { ok: 0, refused: 0, panics: Vec::new() };
+fn run(
+    seeds: &[(String, Vec<u8>)],
+    per_seed: usize,
+    body: impl Fn(&[u8]) -> Result<(), String>,
+) -> Tally {
+    let mut t = Tally {
+        ok: 0,
+        refused: 0,
+        panics: Vec::new(),
+    };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for (name, seed) in seeds {
         for i in 0..=per_seed {
-            let input = if i == 0 { seed.clone() } else { mutate(seed, &mut rng) };
+            let input = if i == 0 {
+                seed.clone()
+            } else {
+                mutate(seed, &mut rng)
+            };
             match catch_unwind(AssertUnwindSafe(|| body(&input))) {
                 Ok(Ok(())) => t.ok += 1,
                 Ok(Err(e)) => {
@@ -130,7 +146,10 @@ fn run(seeds: &[(String, Vec<u8>)], per_seed: usize, body: impl Fn(&[u8]) -> Res
                         .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                         .unwrap_or_default();
                     let head: String = input.iter().take(48).map(|b| format!("{b:02x}")).collect();
-                    t.panics.push(format!("{name} mutant {i} ({} bytes, starts {head}): {why}", input.len()));
+                    t.panics.push(format!(
+                        "{name} mutant {i} ({} bytes, starts {head}): {why}",
+                        input.len()
+                    ));
                 }
             }
         }
@@ -141,7 +160,12 @@ fn run(seeds: &[(String, Vec<u8>)], per_seed: usize, body: impl Fn(&[u8]) -> Res
 fn read_seeds(paths: Vec<PathBuf>) -> Vec<(String, Vec<u8>)> {
     let mut seeds: Vec<(String, Vec<u8>)> = paths
         .into_iter()
-        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+            )
+        })
         .collect();
     seeds.sort();
     seeds
@@ -152,14 +176,33 @@ fn image_target_over_seeds_and_mutations() {
     let paths: Vec<PathBuf> = std::fs::read_dir(photos_dir())
         .expect("fixtures/photos")
         .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jpg" || e == "png" || e == "gif"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "jpg" || e == "png" || e == "gif")
+        })
         .collect();
     let seeds = read_seeds(paths);
     assert!(seeds.len() >= 15, "photo seeds: {}", seeds.len());
-    let t = run(&seeds, 120, |d| bodies::image(d).map(|_| ()));
-    assert!(t.panics.is_empty(), "{} panic(s):\n{}", t.panics.len(), t.panics.join("\n"));
+    let t = run(&seeds, 200, |d| bodies::image(d).map(|_| ()));
+    eprintln!(
+        "image: {} seeds, {} decoded, {} refused",
+        seeds.len(),
+        t.ok,
+        t.refused
+    );
+    assert!(
+        t.panics.is_empty(),
+        "{} panic(s):\n{}",
+        t.panics.len(),
+        t.panics.join("\n")
+    );
     // Both paths were exercised: mutants that still decode and mutants that are refused.
-    assert!(t.ok >= 100 && t.refused >= 100, "ok {} refused {}", t.ok, t.refused);
+    assert!(
+        t.ok >= 100 && t.refused >= 100,
+        "ok {} refused {}",
+        t.ok,
+        t.refused
+    );
 }
 
 #[test]
@@ -172,10 +215,29 @@ fn manifest_target_over_seeds_and_mutations() {
     paths.sort();
     let mut seeds = read_seeds(paths);
     assert!(!seeds.is_empty(), "no template seeds");
-    seeds.push(("tests/hostile/manifest.rs GOOD".into(), crate::manifest::GOOD.as_bytes().to_vec()));
+    seeds.push((
+        "tests/hostile/manifest.rs GOOD".into(),
+        crate::manifest::GOOD.as_bytes().to_vec(),
+    ));
     let t = run(&seeds, 1500, bodies::manifest);
-    assert!(t.panics.is_empty(), "{} panic(s):\n{}", t.panics.len(), t.panics.join("\n"));
-    assert!(t.ok >= 50 && t.refused >= 500, "ok {} refused {}", t.ok, t.refused);
+    eprintln!(
+        "manifest: {} seeds, {} parsed, {} refused",
+        seeds.len(),
+        t.ok,
+        t.refused
+    );
+    assert!(
+        t.panics.is_empty(),
+        "{} panic(s):\n{}",
+        t.panics.len(),
+        t.panics.join("\n")
+    );
+    assert!(
+        t.ok >= 50 && t.refused >= 500,
+        "ok {} refused {}",
+        t.ok,
+        t.refused
+    );
 }
 
 #[test]
@@ -189,5 +251,8 @@ fn the_mutator_is_deterministic_and_changes_its_input() {
             x != seed
         })
         .count();
-    assert!(changed >= 90, "only {changed} of 100 mutants differ from the seed");
+    assert!(
+        changed >= 90,
+        "only {changed} of 100 mutants differ from the seed"
+    );
 }

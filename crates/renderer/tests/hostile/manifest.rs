@@ -1,7 +1,9 @@
 //! Broken manifests, as designers write them: every error names the file, where in it (a line
 //! or a key path), and what is wrong.
 
-use crate::common::TempTemplate;
+use crate::common::{TempTemplate, largest_allocation_during, never, photo, renderer};
+use renderer::{Input, Scale};
+use std::sync::Arc;
 use template::Manifest;
 
 const FILE: &str = "shop/mug/template.toml";
@@ -49,13 +51,19 @@ size = 24
 
 /// Replaces exactly one occurrence of `from`.
 fn breaking(from: &str, to: &str) -> String {
-    assert_eq!(GOOD.matches(from).count(), 1, "`{from}` must occur once in GOOD");
+    assert_eq!(
+        GOOD.matches(from).count(),
+        1,
+        "`{from}` must occur once in GOOD"
+    );
     GOOD.replacen(from, to, 1)
 }
 
 /// The 1-based line on which `needle` first occurs.
 fn line_of(text: &str, needle: &str) -> String {
-    let at = text.find(needle).unwrap_or_else(|| panic!("`{needle}` not in the text"));
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not in the text"));
     format!("line {}", text[..at].matches('\n').count() + 1)
 }
 
@@ -86,64 +94,131 @@ fn broken_manifests_name_the_file_the_place_and_the_problem() {
     let line = line_of(&t, "box =");
     case("box of three numbers", t, &[&line]);
 
-    let t = GOOD.replacen("[print_area]\nwidth = 8\nheight = 3\nunit = \"in\"\ndpi = 300\nbackground = \"#FFFFFF\"\n", "", 1);
+    let t = GOOD.replacen(
+        "[print_area]\nwidth = 8\nheight = 3\nunit = \"in\"\ndpi = 300\nbackground = \"#FFFFFF\"\n",
+        "",
+        1,
+    );
     case("missing print_area", t, &["missing field `print_area`"]);
 
-    case("box_from an unknown layer", breaking("art#title", "artwork#title"), &[
-        "layers[2].box_from",
-        "no SVG layer `artwork`",
-    ]);
-    case("box_from a layer that is not SVG", breaking("art#title", "portrait#title"), &[
-        "layers[2].box_from",
-        "`portrait` is not an SVG layer",
-    ]);
-    case("box_from without an element", breaking("art#title", "art"), &["layers[2].box_from", "svg_layer_id#element_id"]);
+    case(
+        "box_from an unknown layer",
+        breaking("art#title", "artwork#title"),
+        &["layers[2].box_from", "no SVG layer `artwork`"],
+    );
+    case(
+        "box_from a layer that is not SVG",
+        breaking("art#title", "portrait#title"),
+        &["layers[2].box_from", "`portrait` is not an SVG layer"],
+    );
+    case(
+        "box_from without an element",
+        breaking("art#title", "art"),
+        &["layers[2].box_from", "svg_layer_id#element_id"],
+    );
 
-    case("a layer's field is not declared", breaking("field = \"name\"", "field = \"nmae\""), &[
-        "layers[2].field",
-        "field `nmae` is not declared",
-    ]);
-    case("a text template's field is not declared", breaking("field = \"name\"", "text = \"Hi {who}\""), &[
-        "layers[2].field",
-        "field `who` is not declared",
-    ]);
-    case("a photo slot on a text field", breaking("field = \"photo\"", "field = \"name\""), &[
-        "layers[1].field",
-        "`name` is not a photo field",
-    ]);
+    case(
+        "a layer's field is not declared",
+        breaking("field = \"name\"", "field = \"nmae\""),
+        &["layers[2].field", "field `nmae` is not declared"],
+    );
+    case(
+        "a text template's field is not declared",
+        breaking("field = \"name\"", "text = \"Hi {who}\""),
+        &["layers[2].field", "field `who` is not declared"],
+    );
+    case(
+        "a photo slot on a text field",
+        breaking("field = \"photo\"", "field = \"name\""),
+        &["layers[1].field", "`name` is not a photo field"],
+    );
 
     let t = breaking("background = \"#FFFFFF\"", "background = \"#FFFFF\"");
     let line = line_of(&t, "background =");
-    case("bad background colour", t, &[&line, "`#FFFFF` is not a colour"]);
-    let t = breaking("color = \"#1B2A49\"", "color = \"navy\"");
-    let line = line_of(&t, "color =");
-    case("bad text colour", t, &[&line, "`navy` is not a colour"]);
+    case(
+        "bad background colour",
+        t,
+        &[&line, "`#FFFFF` is not a colour"],
+    );
 
-    case("path with ..", breaking("file = \"art.svg\"", "file = \"../other/art.svg\""), &[
-        "layers[0].file",
-        "`../other/art.svg` must be a relative path inside the template folder",
-    ]);
-    case("absolute path", breaking("file = \"art.svg\"", "file = \"/etc/passwd\""), &["layers[0].file", "relative path"]);
-    case("URL", breaking("file = \"art.svg\"", "file = \"https://example.com/a.svg\""), &["layers[0].file", "relative path"]);
+    case(
+        "path with ..",
+        breaking("file = \"art.svg\"", "file = \"../other/art.svg\""),
+        &[
+            "layers[0].file",
+            "`../other/art.svg` must be a relative path inside the template folder",
+        ],
+    );
+    case(
+        "absolute path",
+        breaking("file = \"art.svg\"", "file = \"/etc/passwd\""),
+        &["layers[0].file", "relative path"],
+    );
+    case(
+        "URL",
+        breaking("file = \"art.svg\"", "file = \"https://example.com/a.svg\""),
+        &["layers[0].file", "relative path"],
+    );
 
-    case("negative box width", breaking("box = [0.5, 0.5, 2, 2]", "box = [0.5, 0.5, -2, 2]"), &[
-        "layers[1].box (width)",
-        "must be a positive number, got -2",
-    ]);
-    case("negative text size", breaking("size = 24", "size = -24"), &["layers[2].size", "positive", "-24"]);
-    case("negative print width", breaking("width = 8", "width = -8"), &["print_area.width", "positive"]);
-    case("NaN print height", breaking("height = 3", "height = nan"), &["print_area.height", "positive"]);
-    case("absurd DPI", breaking("dpi = 300", "dpi = 100000"), &["print_area.dpi", "100000"]);
-    case("absurd canvas", breaking("width = 8", "width = 8000"), &["print_area", "megapixels"]);
+    case(
+        "negative box width",
+        breaking("box = [0.5, 0.5, 2, 2]", "box = [0.5, 0.5, -2, 2]"),
+        &["layers[1].box (width)", "must be a positive number, got -2"],
+    );
+    case(
+        "negative text size",
+        breaking("size = 24", "size = -24"),
+        &["layers[2].size", "positive", "-24"],
+    );
+    case(
+        "negative print width",
+        breaking("width = 8", "width = -8"),
+        &["print_area.width", "positive"],
+    );
+    case(
+        "NaN print height",
+        breaking("height = 3", "height = nan"),
+        &["print_area.height", "positive"],
+    );
+    case(
+        "absurd DPI",
+        breaking("dpi = 300", "dpi = 100000"),
+        &["print_area.dpi", "100000"],
+    );
+    case(
+        "absurd canvas",
+        breaking("width = 8", "width = 8000"),
+        &["print_area", "megapixels"],
+    );
 
-    case("duplicate layer id", breaking("id = \"title\"", "id = \"art\""), &["layers[2].id", "used twice"]);
-    case("unknown mask", breaking("mask = \"circle\"", "mask = \"star\""), &["layers[1].mask", "unknown mask `star`"]);
-    case("min_size above size", breaking("size = 24", "size = 24\nmin_size = 30"), &["layers[2].min_size"]);
-    case("key for another kind", breaking("mask = \"circle\"", "mask = \"circle\"\nfont = \"Noto Sans\""), &[
-        "layers[1].font",
-        "does not apply to a photo layer",
-    ]);
-    case("no layers", GOOD[..GOOD.find("[[layers]]").expect("layers")].to_string(), &["layers", "at least one"]);
+    case(
+        "duplicate layer id",
+        breaking("id = \"title\"", "id = \"art\""),
+        &["layers[2].id", "used twice"],
+    );
+    case(
+        "unknown mask",
+        breaking("mask = \"circle\"", "mask = \"star\""),
+        &["layers[1].mask", "unknown mask `star`"],
+    );
+    case(
+        "min_size above size",
+        breaking("size = 24", "size = 24\nmin_size = 30"),
+        &["layers[2].min_size"],
+    );
+    case(
+        "key for another kind",
+        breaking(
+            "mask = \"circle\"",
+            "mask = \"circle\"\nfont = \"Noto Sans\"",
+        ),
+        &["layers[1].font", "does not apply to a photo layer"],
+    );
+    case(
+        "no layers",
+        GOOD[..GOOD.find("[[layers]]").expect("layers")].to_string(),
+        &["layers", "at least one"],
+    );
 
     let t = breaking("name = \"Mug\"", "name = \"Mug");
     let line = line_of(&t, "name = \"Mug");
@@ -158,10 +233,45 @@ fn broken_manifests_name_the_file_the_place_and_the_problem() {
         assert_eq!(err.file, FILE, "{what}");
         assert!(!err.location.is_empty(), "{what}: no location in `{shown}`");
         assert!(!err.message.is_empty(), "{what}: no message");
-        assert!(shown.starts_with(&format!("{FILE}: {}: ", err.location)), "{what}: `{shown}`");
+        assert!(
+            shown.starts_with(&format!("{FILE}: {}: ", err.location)),
+            "{what}: `{shown}`"
+        );
         for n in needles {
-            assert!(shown.contains(n.as_str()), "{what}: `{shown}` should contain `{n}`");
+            assert!(
+                shown.contains(n.as_str()),
+                "{what}: `{shown}` should contain `{n}`"
+            );
         }
+    }
+}
+
+#[test]
+fn bad_layer_colour_says_what_is_wrong() {
+    // A print-area background gets "`#FFFFF` is not a colour; write #RGB, #RRGGBB or #RRGGBBAA",
+    // but a layer `color` / `recolor` (an untagged enum: a colour or a by-field map) gets serde's
+    // "data did not match any variant of untagged enum RawColor", which names no colour.
+    for (from, to, bad) in [
+        ("color = \"#1B2A49\"", "color = \"navy\"", "navy"),
+        ("color = \"#1B2A49\"", "color = \"#1B2A4\"", "#1B2A4"),
+        (
+            "color = \"#1B2A49\"",
+            "color = { field = \"name\", map = { Ann = \"pink\" } }",
+            "pink",
+        ),
+    ] {
+        let t = breaking(from, to);
+        let err = Manifest::parse(&t, FILE).expect_err("refused");
+        let shown = err.to_string();
+        assert!(shown.contains(&line_of(&t, "color =")), "{shown}");
+        assert!(
+            shown.contains(&format!("`{bad}` is not a colour")),
+            "{to}: {shown}"
+        );
+        assert!(
+            !shown.contains("untagged enum"),
+            "{to}: serde internals leak: {shown}"
+        );
     }
 }
 
@@ -171,17 +281,27 @@ fn loading_names_the_manifest_path_too() {
     let t = TempTemplate::new("");
     t.write("template.toml", b"id = \"caf\xE9\"\n");
     let msg = t.load().err().expect("refused").to_string();
-    assert!(msg.contains("template.toml: byte 9: the manifest is not valid UTF-8"), "{msg}");
+    assert!(
+        msg.contains("template.toml: byte 9: the manifest is not valid UTF-8"),
+        "{msg}"
+    );
 
     // A font family that is not in the font folder.
     let t = TempTemplate::new(
         "id = \"f\"\n[print_area]\nwidth = 10\nheight = 10\nunit = \"px\"\n\n[[layers]]\nid = \"t\"\nkind = \"text\"\ntext = \"x\"\nbox = [0, 0, 10, 10]\nfont = \"Comic Sans MS\"\n",
     );
     let msg = t.load().err().expect("refused").to_string();
-    assert!(msg.contains("template.toml") && msg.contains("layer `t`.font") && msg.contains("Comic Sans MS"), "{msg}");
+    assert!(
+        msg.contains("template.toml")
+            && msg.contains("layer `t`.font")
+            && msg.contains("Comic Sans MS"),
+        "{msg}"
+    );
 
     // A file the manifest names that is not there.
-    let t = TempTemplate::new("id = \"m\"\n[print_area]\nwidth = 10\nheight = 10\nunit = \"px\"\n\n[[layers]]\nkind = \"svg\"\nfile = \"missing.svg\"\n");
+    let t = TempTemplate::new(
+        "id = \"m\"\n[print_area]\nwidth = 10\nheight = 10\nunit = \"px\"\n\n[[layers]]\nkind = \"svg\"\nfile = \"missing.svg\"\n",
+    );
     let msg = t.load().err().expect("refused").to_string();
     assert!(msg.contains("missing.svg"), "{msg}");
 
@@ -200,5 +320,69 @@ fn box_from_a_missing_svg_element_is_refused_at_load() {
         br#"<svg xmlns="http://www.w3.org/2000/svg" width="800" height="300"><rect id="other" width="10" height="10"/></svg>"#,
     );
     let msg = t.load().err().expect("refused").to_string();
-    assert!(msg.contains("art.svg") && msg.contains("no element with id `title`") && msg.contains("layer `title`"), "{msg}");
+    assert!(
+        msg.contains("art.svg")
+            && msg.contains("no element with id `title`")
+            && msg.contains("layer `title`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_layer_box_far_beyond_the_canvas_costs_no_more_than_the_canvas() {
+    // A designer's unit slip (a box in pixels under `unit = "mm"`) makes a layer box 60 times
+    // the canvas. Only the canvas is visible, so the render must not build the whole box:
+    // 6000 x 6000 px is 108 MB of RGB here; 100000 x 100000 would be 30 GB and kill the worker.
+    // Refusing the box at load (naming it) is fine too. The 100 px boxes are the control.
+    let mut failures = Vec::new();
+    for (kind, side) in [
+        ("photo", 100),
+        ("raster", 100),
+        ("photo", 6000),
+        ("raster", 6000),
+    ] {
+        let source = match kind {
+            "photo" => "field = \"photo\"",
+            _ => "file = \"card.png\"",
+        };
+        let t = TempTemplate::new(&format!(
+            "id = \"big\"\n[print_area]\nwidth = 100\nheight = 100\nunit = \"px\"\n\n[[fields]]\nid = \"photo\"\nkind = \"photo\"\n\n\
+             [[layers]]\nid = \"huge\"\nkind = \"{kind}\"\n{source}\nbox = [0, 0, {side}, {side}]\n"
+        ));
+        t.write("card.png", &photo("rgb8.png"));
+        let r = renderer();
+        let tpl = match r.load_template(&t.dir()) {
+            Ok(tpl) => tpl,
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(side > 100, "{kind} {side}: the control loads: {msg}");
+                assert!(
+                    msg.contains("template.toml") && msg.contains("layers[0].box"),
+                    "{kind}: {msg}"
+                );
+                continue;
+            }
+        };
+        let mut input = Input::default();
+        input.values.insert("photo".into(), "p.png".into());
+        input
+            .photos
+            .insert("photo".into(), Arc::new(photo("rgb8.png")));
+        let (result, largest) =
+            largest_allocation_during(|| r.render(&tpl, &input, Scale::Print, &never));
+        match result {
+            Ok(out) => assert_eq!((out.canvas.width(), out.canvas.height()), (100, 100)),
+            Err(e) => assert!(
+                side > 100 && e.to_string().contains("huge"),
+                "{kind} {side}: {e}"
+            ),
+        }
+        if largest >= 32 << 20 {
+            failures.push(format!(
+                "{kind} box {side} px: a 100 x 100 render allocated {} MB at once",
+                largest >> 20
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("; "));
 }

@@ -41,7 +41,11 @@ fn check_buffer(name: &str, d: &Decoded) {
         Pixels::Rgb8(v) => (3, v.len()),
         Pixels::Rgba8(v) => (4, v.len()),
     };
-    assert_eq!(len, d.width as usize * d.height as usize * n, "{name}: buffer length");
+    assert_eq!(
+        len,
+        d.width as usize * d.height as usize * n,
+        "{name}: buffer length"
+    );
 }
 
 /// Opaque cards: red block top-left, white top-right, portrait 240 x 320 after orientation.
@@ -61,15 +65,28 @@ fn opaque_formats_decode_upright_with_red_top_left() {
     for name in OPAQUE_CARDS {
         let d = decode(name);
         check_buffer(name, &d);
-        assert_eq!((d.width, d.height), (240, 320), "{name}: size after EXIF orientation");
-        assert!(matches!(d.pixels, Pixels::Rgb8(_)), "{name}: an opaque image stays RGB");
+        assert_eq!(
+            (d.width, d.height),
+            (240, 320),
+            "{name}: size after EXIF orientation"
+        );
+        assert!(
+            matches!(d.pixels, Pixels::Rgb8(_)),
+            "{name}: an opaque image stays RGB"
+        );
         let tl = patch(&d, 60, 80);
         let tr = patch(&d, 180, 80);
         assert!(is_red(&tl), "{name}: top-left should be red, is {tl:?}");
-        assert!(is_white(&tr), "{name}: top-right should be white, is {tr:?}");
+        assert!(
+            is_white(&tr),
+            "{name}: top-right should be white, is {tr:?}"
+        );
         // The bottom half is the photo, not red and not the white card.
         let bl = patch(&d, 60, 240);
-        assert!(!is_red(&bl) && !is_white(&bl), "{name}: bottom-left should be the photo, is {bl:?}");
+        assert!(
+            !is_red(&bl) && !is_white(&bl),
+            "{name}: bottom-left should be the photo, is {bl:?}"
+        );
     }
 }
 
@@ -77,11 +94,20 @@ fn opaque_formats_decode_upright_with_red_top_left() {
 fn rotated_jpegs_store_their_pixels_turned() {
     // Guards the fixtures themselves: without the EXIF tag the red block is elsewhere, so the
     // test above really checks that the decoder honours the tag.
-    for (name, w, h) in [("orientation-3.jpg", 240, 320), ("orientation-6.jpg", 320, 240), ("orientation-8.jpg", 320, 240)] {
+    for (name, w, h) in [
+        ("orientation-3.jpg", 240, 320),
+        ("orientation-6.jpg", 320, 240),
+        ("orientation-8.jpg", 320, 240),
+    ] {
         let bytes = photo(name);
-        let img = image::load_from_memory(&bytes).expect("decodes").into_rgb8();
+        let img = image::load_from_memory(&bytes)
+            .expect("decodes")
+            .into_rgb8();
         assert_eq!(img.dimensions(), (w, h), "{name}: stored size");
-        assert!(!is_red(&img.get_pixel(20, 20).0), "{name}: stored top-left is not the red block");
+        assert!(
+            !is_red(&img.get_pixel(20, 20).0),
+            "{name}: stored top-left is not the red block"
+        );
     }
 }
 
@@ -91,8 +117,14 @@ fn cmyk_jpeg_is_not_inverted() {
     let white = patch(&d, 180, 80);
     let red = patch(&d, 60, 80);
     // An inverted Adobe CMYK decode turns white into black and red into cyan.
-    assert!(white.iter().take(3).all(|&c| c > 225), "white stays white, got {white:?}");
-    assert!(red[0] > 200 && red[1] < 60 && red[2] < 60, "red stays red, got {red:?}");
+    assert!(
+        white.iter().take(3).all(|&c| c > 225),
+        "white stays white, got {white:?}"
+    );
+    assert!(
+        red[0] > 200 && red[1] < 60 && red[2] < 60,
+        "red stays red, got {red:?}"
+    );
 }
 
 #[test]
@@ -100,8 +132,13 @@ fn gray_png_decodes_to_equal_channels() {
     let d = decode("gray.png");
     check_buffer("gray.png", &d);
     assert_eq!((d.width, d.height), (240, 320));
-    let Pixels::Rgb8(v) = &d.pixels else { panic!("gray decodes to RGB") };
-    assert!(v.chunks_exact(3).all(|p| p[0] == p[1] && p[1] == p[2]), "every pixel is gray");
+    let Pixels::Rgb8(v) = &d.pixels else {
+        panic!("gray decodes to RGB")
+    };
+    assert!(
+        v.chunks_exact(3).all(|p| p[0] == p[1] && p[1] == p[2]),
+        "every pixel is gray"
+    );
     // Red has luma 0.299 * 255 = 76; white stays 255.
     let tl = at(&d, 60, 80);
     assert!((70..=82).contains(&tl[0]), "red block luma, got {tl:?}");
@@ -114,12 +151,18 @@ fn alpha_pngs_8_and_16_bit_decode_premultiplied() {
         let d = decode(name);
         check_buffer(name, &d);
         assert_eq!((d.width, d.height), (240, 320), "{name}");
-        assert!(matches!(d.pixels, Pixels::Rgba8(_)), "{name}: transparency keeps an alpha channel");
+        assert!(
+            matches!(d.pixels, Pixels::Rgba8(_)),
+            "{name}: transparency keeps an alpha channel"
+        );
         assert_eq!(at(&d, 60, 80), [255, 0, 0, 255], "{name}: opaque red");
         // Blue at alpha 128, premultiplied: (0, 0, 128, 128).
         let b = at(&d, 180, 80);
         assert_eq!(b[3], 128, "{name}: alpha of the blue block, got {b:?}");
-        assert!(b[0] == 0 && b[1] == 0 && (127..=128).contains(&b[2]), "{name}: premultiplied blue, got {b:?}");
+        assert!(
+            b[0] == 0 && b[1] == 0 && (127..=128).contains(&b[2]),
+            "{name}: premultiplied blue, got {b:?}"
+        );
         assert_eq!(at(&d, 60, 240)[3], 255, "{name}: the photo half is opaque");
     }
 }
@@ -167,16 +210,32 @@ fn every_good_format_renders_into_a_photo_slot() {
         input.photos.insert("photo".into(), Arc::new(bytes));
         let out = render_at_30dpi(&r, &tpl, &input).unwrap_or_else(|e| panic!("{name}: {e}"));
         // 3 x 4 in at 30 DPI.
-        assert_eq!((out.canvas.width(), out.canvas.height()), (90, 120), "{name}");
+        assert_eq!(
+            (out.canvas.width(), out.canvas.height()),
+            (90, 120),
+            "{name}"
+        );
         let tl = px(&out, 15, 20);
         let tr = px(&out, 75, 20);
         match name {
-            "gray.png" => assert!((65..=88).contains(&tl[0]) && tl[0] == tl[2], "{name}: gray red block {tl:?}"),
-            _ => assert!(is_red(&tl) && tl[3] == 255, "{name}: red block lands top-left, got {tl:?}"),
+            "gray.png" => assert!(
+                (65..=88).contains(&tl[0]) && tl[0] == tl[2],
+                "{name}: gray red block {tl:?}"
+            ),
+            _ => assert!(
+                is_red(&tl) && tl[3] == 255,
+                "{name}: red block lands top-left, got {tl:?}"
+            ),
         }
         match name {
             "alpha.png" | "rgba16.png" => {
-                assert!(tr[0] < 10 && tr[1] < 10 && (118..=138).contains(&tr[2]) && (118..=138).contains(&tr[3]), "{name}: {tr:?}")
+                assert!(
+                    tr[0] < 10
+                        && tr[1] < 10
+                        && (118..=138).contains(&tr[2])
+                        && (118..=138).contains(&tr[3]),
+                    "{name}: {tr:?}"
+                )
             }
             _ => assert!(is_white(&tr), "{name}: white top-right, got {tr:?}"),
         }
@@ -184,6 +243,10 @@ fn every_good_format_renders_into_a_photo_slot() {
         let low: Vec<_> = out.preflight.with_code("photo_low_dpi").collect();
         assert_eq!(low.len(), 1, "{name}: {:?}", out.preflight);
         assert_eq!(low[0].details["effective_dpi"], 80.0, "{name}");
-        assert_eq!(out.record.photos.len(), 1, "{name}: the photo's hash is recorded");
+        assert_eq!(
+            out.record.photos.len(),
+            1,
+            "{name}: the photo's hash is recorded"
+        );
     }
 }

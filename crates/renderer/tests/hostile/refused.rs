@@ -12,34 +12,53 @@ fn refuse(name: &str, bytes: &[u8], limits: &Limits) -> String {
     let result = catch_unwind(AssertUnwindSafe(|| decode_image(bytes, limits)));
     match result {
         Err(_) => panic!("{name}: decode_image panicked"),
-        Ok(Ok(d)) => panic!("{name}: decoded as {} x {} instead of being refused", d.width, d.height),
+        Ok(Ok(d)) => panic!(
+            "{name}: decoded as {} x {} instead of being refused",
+            d.width, d.height
+        ),
         Ok(Err(e)) => e,
     }
 }
 
 fn assert_mentions(name: &str, msg: &str, needles: &[&str]) {
     for n in needles {
-        assert!(msg.contains(n), "{name}: error `{msg}` should mention `{n}`");
+        assert!(
+            msg.contains(n),
+            "{name}: error `{msg}` should mention `{n}`"
+        );
     }
 }
 
 #[test]
 fn hostile_files_are_refused_with_a_reason() {
     let cases: &[(&str, &[&str])] = &[
-        ("truncated.jpg", &["truncated", "Jpeg"]),
-        ("truncated.png", &["truncated", "Png"]),
+        ("truncated.png", &["corrupt or truncated", "Png"]),
         ("empty.jpg", &["not a PNG or JPEG"]),
         ("random.jpg", &["not a PNG or JPEG"]),
         ("text.png", &["not a PNG or JPEG"]),
         ("photo.gif", &["Gif", "not accepted", "PNG or JPEG"]),
-        ("bomb.png", &["30000 x 30000", "900.0 MP", "limit is 100.0 MP"]),
-        ("huge.jpg", &["65000 x 65000", "4225.0 MP", "limit is 100.0 MP"]),
+        (
+            "bomb.png",
+            &["30000 x 30000", "900.0 MP", "limit is 100.0 MP"],
+        ),
+        (
+            "huge.jpg",
+            &["65000 x 65000", "4225.0 MP", "limit is 100.0 MP"],
+        ),
     ];
     for (name, needles) in cases {
         let msg = refuse(name, &photo(name), &Limits::default());
         assert_mentions(name, &msg, needles);
         assert!(!msg.contains('\n'), "{name}: one line, got `{msg}`");
     }
+}
+
+#[test]
+fn truncated_jpeg_is_refused_not_padded() {
+    // The first half of baseline.jpg: the decoder fills the missing rows with grey and returns
+    // a whole image, so a half-uploaded customer photo would print half grey.
+    let msg = refuse("truncated.jpg", &photo("truncated.jpg"), &Limits::default());
+    assert_mentions("truncated.jpg", &msg, &["truncated", "Jpeg"]);
 }
 
 #[test]
@@ -52,27 +71,49 @@ fn oversized_headers_are_refused_before_decoding() {
         let started = Instant::now();
         let msg = refuse(name, &bytes, &Limits::default());
         let took = started.elapsed();
-        assert!(took < Duration::from_millis(500), "{name}: took {took:?}, so it was decoded");
-        assert!(msg.contains("MP") && !msg.contains("corrupt"), "{name}: {msg}");
+        assert!(
+            took < Duration::from_millis(500),
+            "{name}: took {took:?}, so it was decoded"
+        );
+        assert!(
+            msg.contains("MP") && !msg.contains("corrupt"),
+            "{name}: {msg}"
+        );
     }
 }
 
 #[test]
 fn limits_are_the_callers() {
     let jpeg = photo("baseline.jpg");
-    let small_bytes = Limits { max_bytes: 1000, ..Limits::default() };
+    let small_bytes = Limits {
+        max_bytes: 1000,
+        ..Limits::default()
+    };
     let msg = refuse("byte limit", &jpeg, &small_bytes);
-    assert_mentions("byte limit", &msg, &[&format!("{} bytes", jpeg.len()), "the limit is 1000"]);
+    assert_mentions(
+        "byte limit",
+        &msg,
+        &[&format!("{} bytes", jpeg.len()), "the limit is 1000"],
+    );
 
     // 240 x 320 = 76,800 pixels against a 50,000-pixel limit.
-    let small_pixels = Limits { max_pixels: 50_000, ..Limits::default() };
+    let small_pixels = Limits {
+        max_pixels: 50_000,
+        ..Limits::default()
+    };
     for name in ["baseline.jpg", "rgb8.png", "orientation-6.jpg"] {
         let msg = refuse(name, &photo(name), &small_pixels);
         assert!(msg.contains(" MP; the limit is "), "{name}: {msg}");
-        assert!(msg.contains("240 x 320") || msg.contains("320 x 240"), "{name}: {msg}");
+        assert!(
+            msg.contains("240 x 320") || msg.contains("320 x 240"),
+            "{name}: {msg}"
+        );
     }
     // Right at the limit is fine.
-    let exact = Limits { max_pixels: 240 * 320, ..Limits::default() };
+    let exact = Limits {
+        max_pixels: 240 * 320,
+        ..Limits::default()
+    };
     assert!(decode_image(&jpeg, &exact).is_ok());
 }
 
@@ -100,7 +141,7 @@ fn a_hostile_photo_fails_the_render_naming_the_field() {
     let tpl = r.load_template(&t.dir()).expect("template loads");
     for (name, needle) in [
         ("bomb.png", "MP"),
-        ("truncated.jpg", "truncated"),
+        ("truncated.png", "truncated"),
         ("random.jpg", "not a PNG or JPEG"),
         ("photo.gif", "not accepted"),
     ] {
@@ -113,10 +154,16 @@ fn a_hostile_photo_fails_the_render_naming_the_field() {
             Ok(Ok(_)) => panic!("{name}: rendered"),
             Ok(Err(e)) => e,
         };
-        assert!(matches!(&err, RenderError::Photo { field, .. } if field == "photo"), "{name}: {err:?}");
+        assert!(
+            matches!(&err, RenderError::Photo { field, .. } if field == "photo"),
+            "{name}: {err:?}"
+        );
         assert!(err.is_input_error() && !err.is_retryable(), "{name}");
         let msg = err.to_string();
-        assert!(msg.starts_with("photo for field `photo`: ") && msg.contains(needle), "{name}: {msg}");
+        assert!(
+            msg.starts_with("photo for field `photo`: ") && msg.contains(needle),
+            "{name}: {msg}"
+        );
     }
 
     // A photo value with no bytes behind it is an error too, not an empty slot.
@@ -128,7 +175,11 @@ fn a_hostile_photo_fails_the_render_naming_the_field() {
 
 #[test]
 fn a_hostile_template_asset_fails_the_load_naming_the_file() {
-    for (name, needle) in [("bomb.png", "MP"), ("text.png", "not a PNG or JPEG"), ("photo.gif", "not accepted")] {
+    for (name, needle) in [
+        ("bomb.png", "MP"),
+        ("text.png", "not a PNG or JPEG"),
+        ("photo.gif", "not accepted"),
+    ] {
         let manifest = format!(
             "id = \"art\"\n[print_area]\nwidth = 100\nheight = 100\nunit = \"px\"\n\n[[layers]]\nkind = \"raster\"\nfile = \"{name}\"\n"
         );
@@ -136,7 +187,10 @@ fn a_hostile_template_asset_fails_the_load_naming_the_file() {
         t.write(name, &photo(name));
         let started = Instant::now();
         let err = t.load().err().unwrap_or_else(|| panic!("{name}: loaded"));
-        assert!(started.elapsed() < Duration::from_millis(500), "{name}: refused from the header");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{name}: refused from the header"
+        );
         let msg = err.to_string();
         assert!(matches!(err, RenderError::Asset { .. }), "{name}: {err:?}");
         assert!(msg.contains(name) && msg.contains(needle), "{name}: {msg}");
@@ -147,7 +201,17 @@ fn a_hostile_template_asset_fails_the_load_naming_the_file() {
     let t = TempTemplate::new(manifest);
     let big = solid_png(64, 64, [1, 2, 3]);
     t.write("big.png", &big);
-    let r = renderer_with(Limits { max_bytes: 100, ..Limits::default() });
-    let msg = r.load_template(&t.dir()).err().expect("refused").to_string();
-    assert!(msg.contains("big.png") && msg.contains(&format!("{} bytes; the limit is 100", big.len())), "{msg}");
+    let r = renderer_with(Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    });
+    let msg = r
+        .load_template(&t.dir())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        msg.contains("big.png") && msg.contains(&format!("{} bytes; the limit is 100", big.len())),
+        "{msg}"
+    );
 }

@@ -47,7 +47,9 @@ fn setup() -> (TempTemplate, Input) {
     let mut input = Input::default();
     input.values.insert("name".into(), "Ann".into());
     input.values.insert("photo".into(), "p.jpg".into());
-    input.photos.insert("photo".into(), Arc::new(photo("baseline.jpg")));
+    input
+        .photos
+        .insert("photo".into(), Arc::new(photo("baseline.jpg")));
     (t, input)
 }
 
@@ -56,9 +58,15 @@ fn should_stop_true_makes_render_return_stopped() {
     let (t, input) = setup();
     let r = renderer();
     let tpl = r.load_template(&t.dir()).expect("loads");
-    assert!(r.render(&tpl, &input, Scale::Dpi(30.0), &never).is_ok(), "renders when not stopped");
+    assert!(
+        r.render(&tpl, &input, Scale::Dpi(30.0), &never).is_ok(),
+        "renders when not stopped"
+    );
 
-    let err = r.render(&tpl, &input, Scale::Dpi(30.0), &|| true).err().expect("stopped");
+    let err = r
+        .render(&tpl, &input, Scale::Dpi(30.0), &|| true)
+        .err()
+        .expect("stopped");
     assert!(matches!(err, RenderError::Stopped), "{err:?}");
     assert!(err.is_retryable() && !err.is_input_error());
     assert!(err.to_string().contains("stopped"), "{err}");
@@ -76,7 +84,8 @@ fn every_checkpoint_honours_should_stop() {
         asked.fetch_add(1, Ordering::SeqCst);
         false
     };
-    r.render(&tpl, &input, Scale::Dpi(30.0), &counting).expect("renders");
+    r.render(&tpl, &input, Scale::Dpi(30.0), &counting)
+        .expect("renders");
     let total = asked.load(Ordering::SeqCst);
     // Before preparing, once per layer while preparing, before compositing, at the end.
     assert!(total >= 4, "should_stop was polled only {total} times");

@@ -46,23 +46,39 @@ fn template_reaching_for(href_for: impl Fn(&TempTemplate) -> String) -> (TempTem
 
 fn render(t: &TempTemplate) -> Rendered {
     let r = renderer();
-    let tpl = r.load_template(&t.dir()).unwrap_or_else(|e| panic!("template loads: {e}"));
-    r.render(&tpl, &Input::default(), Scale::Print, &never).unwrap_or_else(|e| panic!("renders: {e}"))
+    let tpl = r
+        .load_template(&t.dir())
+        .unwrap_or_else(|e| panic!("template loads: {e}"));
+    r.render(&tpl, &Input::default(), Scale::Print, &never)
+        .unwrap_or_else(|e| panic!("renders: {e}"))
 }
 
 /// The control image drew; nothing drew where the hostile images would be.
 fn assert_only_control_drawn(out: &Rendered, href: &str) {
-    assert!(is_red(&px(out, 25, 25)), "{href}: the control image inside the template draws");
+    assert!(
+        is_red(&px(out, 25, 25)),
+        "{href}: the control image inside the template draws"
+    );
     for (x, y) in [(125, 25), (125, 75), (101, 1), (149, 99)] {
-        assert_eq!(px(out, x, y), [0, 0, 0, 0], "{href}: nothing drawn at ({x}, {y})");
+        assert_eq!(
+            px(out, x, y),
+            [0, 0, 0, 0],
+            "{href}: nothing drawn at ({x}, {y})"
+        );
     }
-    let green = out.canvas.data().chunks_exact(4).filter(|p| p[1] > 0 && p[0] == 0).count();
+    let green = out
+        .canvas
+        .data()
+        .chunks_exact(4)
+        .filter(|p| p[1] > 0 && p[0] == 0)
+        .count();
     assert_eq!(green, 0, "{href}: the secret's green reached the canvas");
 }
 
 #[test]
 fn image_hrefs_outside_the_template_are_not_drawn() {
-    let hrefs: Vec<Box<dyn Fn(&TempTemplate) -> String>> = vec![
+    type HrefFor = Box<dyn Fn(&TempTemplate) -> String>;
+    let hrefs: Vec<HrefFor> = vec![
         Box::new(|_| "../secret.png".to_string()),
         Box::new(|_| "sub/../../secret.png".to_string()),
         Box::new(|t| t.outside().join("secret.png").display().to_string()),
@@ -82,7 +98,8 @@ fn image_hrefs_outside_the_template_are_not_drawn() {
 #[test]
 fn a_symlink_out_of_the_template_is_not_followed() {
     let (t, href) = template_reaching_for(|_| "link.png".to_string());
-    std::os::unix::fs::symlink(t.outside().join("secret.png"), t.dir().join("link.png")).expect("symlink");
+    std::os::unix::fs::symlink(t.outside().join("secret.png"), t.dir().join("link.png"))
+        .expect("symlink");
     assert_only_control_drawn(&render(&t), &href);
 }
 
@@ -113,10 +130,10 @@ fn an_emoji_tspan_does_not_take_the_process_down() {
     for family in ["Noto Sans", "Noto Color Emoji", "DejaVu Sans"] {
         let t = TempTemplate::new(TEMPLATE);
         let svg = format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100" viewBox="0 0 200 100">
+            r##"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100" viewBox="0 0 200 100">
   <rect x="0" y="0" width="10" height="10" fill="#FF0000"/>
   <text x="20" y="60" font-family="{family}" font-size="40">Hi <tspan fill="blue">&#x1F600;</tspan><tspan>&#x1F44D;&#x1F3FD; x</tspan></text>
-</svg>"#
+</svg>"##
         );
         t.write("art.svg", svg.as_bytes());
         let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -128,9 +145,15 @@ fn an_emoji_tspan_does_not_take_the_process_down() {
             Err(_) => panic!("{family}: a panic escaped the renderer"),
             Ok(Ok(out)) => {
                 assert_eq!((out.canvas.width(), out.canvas.height()), (200, 100));
-                assert!(is_red(&px(&out, 5, 5)), "{family}: the rest of the artwork still draws");
+                assert!(
+                    is_red(&px(&out, 5, 5)),
+                    "{family}: the rest of the artwork still draws"
+                );
             }
-            Ok(Err(e)) => assert!(e.to_string().contains("art.svg"), "{family}: the error names the file: {e}"),
+            Ok(Err(e)) => assert!(
+                e.to_string().contains("art.svg"),
+                "{family}: the error names the file: {e}"
+            ),
         }
     }
 }
@@ -138,10 +161,16 @@ fn an_emoji_tspan_does_not_take_the_process_down() {
 #[test]
 fn a_malformed_svg_is_refused_by_name() {
     for (svg, why) in [
-        ("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><rect></svg>", "unclosed tag"),
+        (
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><rect></svg>",
+            "unclosed tag",
+        ),
         ("this is not XML at all", "not XML"),
         ("", "empty"),
-        ("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"0\" height=\"0\"></svg>", "zero size"),
+        (
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"0\" height=\"0\"></svg>",
+            "zero size",
+        ),
         ("<html><body>not svg</body></html>", "not SVG"),
     ] {
         let t = TempTemplate::new(TEMPLATE);
@@ -154,7 +183,10 @@ fn a_malformed_svg_is_refused_by_name() {
         };
         assert!(matches!(err, RenderError::Asset { .. }), "{why}: {err:?}");
         let msg = err.to_string();
-        assert!(msg.contains("art.svg") && msg.contains("invalid SVG"), "{why}: {msg}");
+        assert!(
+            msg.contains("art.svg") && msg.contains("invalid SVG"),
+            "{why}: {msg}"
+        );
         assert!(msg.starts_with("template svg: art.svg: "), "{why}: {msg}");
     }
 }
@@ -162,13 +194,92 @@ fn a_malformed_svg_is_refused_by_name() {
 #[test]
 fn an_svg_over_the_size_limit_is_refused_unparsed() {
     let t = TempTemplate::new(TEMPLATE);
-    let mut svg = String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">"#);
+    let mut svg =
+        String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">"#);
     while svg.len() < 4096 {
         svg.push_str(r#"<rect width="1" height="1"/>"#);
     }
     svg.push_str("</svg>");
     t.write("art.svg", svg.as_bytes());
-    let r = crate::common::renderer_with(renderer::Limits { max_svg_bytes: 1024, ..Default::default() });
-    let msg = r.load_template(&t.dir()).err().expect("refused").to_string();
-    assert!(msg.contains("art.svg") && msg.contains("the limit is 1024"), "{msg}");
+    let r = crate::common::renderer_with(renderer::Limits {
+        max_svg_bytes: 1024,
+        ..Default::default()
+    });
+    let msg = r
+        .load_template(&t.dir())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        msg.contains("art.svg") && msg.contains("the limit is 1024"),
+        "{msg}"
+    );
+}
+
+/// Standard base64, for `data:` URLs.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn an_image_bomb_inside_the_template_is_not_decoded_by_the_svg() {
+    // The same 900-megapixel PNG the photo path refuses from its header, reached through an SVG
+    // `<image>` as a file inside the template.
+    let bomb = crate::common::photo("bomb.png");
+    let (t, href) = template_reaching_for(|_| "bomb.png".to_string());
+    t.write("bomb.png", &bomb);
+    let started = std::time::Instant::now();
+    let out = render(&t);
+    let took = started.elapsed();
+    assert_only_control_drawn(&out, &href);
+    assert!(
+        took < std::time::Duration::from_millis(1500),
+        "took {took:?}: the bomb was decoded"
+    );
+}
+
+#[test]
+fn svg_data_url_images_obey_the_pixel_limit() {
+    // A 240 x 320 PNG against a 10,000-pixel limit, once as a template file (refused, like
+    // photos) and once inline as a data: URL, which must be refused the same way. (The real
+    // 900 MP bomb as a data URL takes ~30 s and ~4 GB to draw when it is not refused.)
+    let limits = renderer::Limits {
+        max_pixels: 10_000,
+        ..Default::default()
+    };
+    let r = crate::common::renderer_with(limits);
+    let card = crate::common::photo("rgb8.png");
+    for (what, href) in [
+        ("file", "card.png".to_string()),
+        (
+            "data URL",
+            format!("data:image/png;base64,{}", base64(&card)),
+        ),
+    ] {
+        let (t, _) = template_reaching_for(|_| href.clone());
+        t.write("card.png", &card);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let tpl = r.load_template(&t.dir())?;
+            r.render(&tpl, &Input::default(), Scale::Print, &never)
+        }));
+        match outcome {
+            Err(_) => panic!("{what}: panicked"),
+            Ok(Ok(out)) => assert_only_control_drawn(&out, what),
+            Ok(Err(e)) => assert!(e.to_string().contains("art.svg"), "{what}: {e}"),
+        }
+    }
 }

@@ -63,13 +63,22 @@ fn render(values: &[(&str, &str)]) -> Result<Rendered, RenderError> {
 fn ten_thousand_characters_is_a_value_error() {
     let long = "a".repeat(10_000);
     let started = Instant::now();
-    let err = render(&[("name", "Ann"), ("note", &long)]).err().expect("refused");
+    let err = render(&[("name", "Ann"), ("note", &long)])
+        .err()
+        .expect("refused");
     // Refused before shaping: 10,000 characters would otherwise be laid out and shrunk.
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
     match &err {
         RenderError::Value { field, reason } => {
             assert_eq!(field, "note");
-            assert!(reason.contains("10000 characters") && reason.contains("at most 1000"), "{reason}");
+            assert!(
+                reason.contains("10000 characters") && reason.contains("at most 1000"),
+                "{reason}"
+            );
         }
         other => panic!("expected RenderError::Value, got {other:?}"),
     }
@@ -96,7 +105,11 @@ fn empty_required_field_is_required_missing() {
         let f: Vec<_> = out.preflight.with_code("required_missing").collect();
         assert_eq!(f.len(), 1, "{empty:?}: {:?}", out.preflight);
         assert_eq!(f[0].field.as_deref(), Some("name"));
-        assert!(f[0].message.contains("Name is required"), "{}", f[0].message);
+        assert!(
+            f[0].message.contains("Name is required"),
+            "{}",
+            f[0].message
+        );
         assert!(out.preflight.has_errors());
     }
 }
@@ -118,12 +131,23 @@ fn too_long_counts_user_perceived_characters() {
     let f: Vec<_> = out.preflight.with_code("too_long").collect();
     assert_eq!(f.len(), 1, "{:?}", out.preflight);
     assert_eq!(f[0].field.as_deref(), Some("name"));
-    assert_eq!((f[0].details["length"].as_u64(), f[0].details["max_length"].as_u64()), (Some(11), Some(10)));
+    assert_eq!(
+        (
+            f[0].details["length"].as_u64(),
+            f[0].details["max_length"].as_u64()
+        ),
+        (Some(11), Some(10))
+    );
 
     // Ten thumbs with skin tones are 20 code points but 10 characters: not too long.
     let thumbs = "\u{1F44D}\u{1F3FD}".repeat(10);
     let out = render(&[("name", &thumbs)]).expect("renders");
-    assert_eq!(out.preflight.with_code("too_long").count(), 0, "{:?}", out.preflight);
+    assert_eq!(
+        out.preflight.with_code("too_long").count(),
+        0,
+        "{:?}",
+        out.preflight
+    );
 }
 
 #[test]
@@ -140,17 +164,29 @@ fn pressroom() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(root()).args(["build", "-q", "-p", "pressroom", "--bin", "pressroom", "--message-format=json"]);
+        cmd.current_dir(root()).args([
+            "build",
+            "-q",
+            "-p",
+            "pressroom",
+            "--bin",
+            "pressroom",
+            "--message-format=json",
+        ]);
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
         }
         let out = cmd.output().expect("run cargo");
-        assert!(out.status.success(), "cargo build -p pressroom: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cargo build -p pressroom: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .last()
+            .next_back()
             .expect("cargo reported the pressroom executable")
     })
     .clone()
@@ -176,9 +212,14 @@ fn cli_render(data: &[u8]) -> (Option<i32>, String) {
         .output()
         .expect("run pressroom");
     assert!(!out_png.exists(), "no print file is written on failure");
-    let leftovers = std::fs::read_dir(t.outside().join("out")).expect("out dir").count();
+    let leftovers = std::fs::read_dir(t.outside().join("out"))
+        .expect("out dir")
+        .count();
     assert_eq!(leftovers, 0, "no partial files are left behind");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -188,14 +229,25 @@ fn cli_refuses_a_data_file_that_is_not_utf8_in_one_line() {
     assert_eq!(code, Some(2), "exit code; stderr: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
     assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(stderr.contains("data.json") && stderr.contains("not valid UTF-8") && stderr.contains("at byte 14"), "{stderr}");
+    assert!(
+        stderr.contains("data.json")
+            && stderr.contains("not valid UTF-8")
+            && stderr.contains("at byte 14"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn cli_refuses_ten_thousand_characters_in_one_line() {
-    let data = format!("{{ \"name\": \"Ann\", \"note\": \"{}\" }}", "a".repeat(10_000));
+    let data = format!(
+        "{{ \"name\": \"Ann\", \"note\": \"{}\" }}",
+        "a".repeat(10_000)
+    );
     let (code, stderr) = cli_render(data.as_bytes());
     assert_eq!(code, Some(2), "exit code; stderr: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
-    assert!(stderr.contains("field `note`: 10000 characters"), "{stderr}");
+    assert!(
+        stderr.contains("field `note`: 10000 characters"),
+        "{stderr}"
+    );
 }

@@ -1,0 +1,10 @@
+//! The renderer's specification, as tests. Each module is one promise the renderer makes.
+
+mod common;
+
+mod determinism;
+mod preflight;
+mod print_files;
+mod reference;
+mod text;
+mod variants;
