@@ -78,9 +78,10 @@ fn preflight_errors_write_only_the_report_and_exit_one() {
     let data = data(dir.path(), r#"{ "photo": "pet.jpg" }"#); // pet_name is required
     let print = dir.path().join("print.png");
     let report = dir.path().join("report.json");
+    let template = pet();
     let args = [
         "--template",
-        pet().to_str().unwrap(),
+        template.to_str().unwrap(),
         "--data",
         data.to_str().unwrap(),
         "--out",
