@@ -5,7 +5,6 @@
 
 use crate::RenderError;
 use cosmic_text::{FontSystem, fontdb};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -103,7 +102,7 @@ impl FontLibrary {
             let hash = cache
                 .entry(p.clone())
                 .or_insert_with(|| match std::fs::read(&p) {
-                    Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
+                    Ok(bytes) => crate::digest::sha256_hex(&bytes),
                     Err(_) => "unreadable".to_string(),
                 })
                 .clone();

@@ -13,6 +13,7 @@
 //! - the same inputs give the same pixels at any thread count.
 
 mod composite;
+mod digest;
 mod fonts;
 mod image_io;
 mod output;
@@ -83,13 +84,22 @@ impl RenderError {
     }
 }
 
-/// Decoded template assets kept between renders (the warm worker and the live preview).
+/// How many decoded customer photos a caching renderer keeps (about 36 MB each at 12 MP).
+const PHOTO_CACHE_ENTRIES: usize = 4;
+/// How many fitted photos (one per slot size) a caching renderer keeps.
+const FITTED_CACHE_ENTRIES: usize = 32;
+
+/// Decoded assets kept between renders (the warm worker and the editor's live preview).
 #[derive(Default)]
 struct AssetCache {
     /// (template dir, file, width, height) -> premultiplied RGBA.
     images: Mutex<HashMap<(String, String, u32, u32), Arc<Vec<u8>>>>,
     /// (template dir, file) -> decoded image at its own size.
     decoded: Mutex<HashMap<(String, String), Arc<Decoded>>>,
+    /// Photo content hash -> decoded photo.
+    photos: Mutex<HashMap<String, Arc<Decoded>>>,
+    /// (photo hash, fit, width, height) -> fitted pixels and their place in the box.
+    fitted: Mutex<HashMap<(String, String, u32, u32), (Arc<Vec<u8>>, render::Placed)>>,
 }
 
 /// Renders templates. Cheap to share across threads (`&Renderer` is `Sync`).
@@ -124,6 +134,8 @@ impl Renderer {
         if let Some(c) = &self.cache {
             c.images.lock().unwrap_or_else(|e| e.into_inner()).clear();
             c.decoded.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            c.photos.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            c.fitted.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
     }
 

@@ -9,7 +9,7 @@ use encoder::{JpegOptions, PngCompression, PngOptions, Subsampling};
 use fast_image_resize as fr;
 use resvg::tiny_skia;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use crate::digest::Sha256;
 use std::io::Write;
 use template::Blend;
 
@@ -58,10 +58,10 @@ fn hashed<W: Write>(
     height: u32,
     f: impl FnOnce(&mut Hashing<W>) -> Result<(), RenderError>,
 ) -> Result<OutputInfo, RenderError> {
-    let mut h = Hashing { inner: out, hasher: Sha256::new(), bytes: 0 };
+    let mut h = Hashing { inner: out, hasher: Sha256::default(), bytes: 0 };
     f(&mut h)?;
     h.flush()?;
-    Ok(OutputInfo { format, width, height, bytes: h.bytes, sha256: hex::encode(h.hasher.finalize()) })
+    Ok(OutputInfo { format, width, height, bytes: h.bytes, sha256: h.hasher.finish_hex() })
 }
 
 /// Scales a premultiplied canvas to `w` x `h` with Lanczos3.

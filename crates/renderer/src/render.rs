@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use resvg::tiny_skia;
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
+use crate::digest::sha256_hex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -52,7 +52,7 @@ impl Template {
     /// SHA-256 of every asset file.
     pub fn asset_hashes(&self) -> &BTreeMap<String, String> {
         self.hashes.get_or_init(|| {
-            self.files.par_iter().map(|(k, v)| (k.clone(), hex::encode(Sha256::digest(v.as_slice())))).collect()
+            self.files.par_iter().map(|(k, v)| (k.clone(), sha256_hex(v))).collect()
         })
     }
 
@@ -76,7 +76,7 @@ impl Template {
         let manifest = Manifest::parse(&text, &display)?;
         let mut t = Template {
             dir: dir.to_path_buf(),
-            manifest_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            manifest_sha256: sha256_hex(text.as_bytes()),
             manifest,
             files: BTreeMap::new(),
             svgs: BTreeMap::new(),
@@ -217,7 +217,7 @@ enum Prepared {
     /// Premultiplied RGBA at (x, y).
     Image { rgba: Arc<Vec<u8>>, w: u32, h: u32, x: i64, y: i64, opacity: u8 },
     /// Opaque RGB under an optional coverage mask at (x, y).
-    Photo { rgb: Vec<u8>, mask: Option<Vec<u8>>, w: u32, h: u32, x: i64, y: i64, opacity: u8 },
+    Photo { rgb: Arc<Vec<u8>>, mask: Option<Vec<u8>>, w: u32, h: u32, x: i64, y: i64, opacity: u8 },
     Svg { tree: Arc<usvg::Tree>, rect: Rect, opacity: u8 },
     Fill { color: Rgba, rect: Rect, radius: f64 },
     Text(Box<LaidText>),
@@ -488,6 +488,56 @@ impl Renderer {
     }
 }
 
+impl Renderer {
+    /// A customer photo decoded (cached by content hash when the renderer caches).
+    fn decoded_photo(&self, hash: &str, bytes: &[u8]) -> Result<Arc<Decoded>, String> {
+        if let Some(c) = &self.cache
+            && let Some(d) = c.photos.lock().unwrap_or_else(|e| e.into_inner()).get(hash)
+        {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(image_io::decode(bytes, &self.limits)?);
+        if let Some(c) = &self.cache {
+            let mut photos = c.photos.lock().unwrap_or_else(|e| e.into_inner());
+            // A decoded 12 MP photo is 36 MB: keep only the last few.
+            if photos.len() >= crate::PHOTO_CACHE_ENTRIES {
+                photos.clear();
+            }
+            photos.insert(hash.to_string(), d.clone());
+        }
+        Ok(d)
+    }
+
+    /// A photo fitted to a box (cached by content hash, fit and size when caching).
+    fn fitted_photo(
+        &self,
+        hash: &str,
+        d: &Decoded,
+        fit: Fit,
+        w: u32,
+        h: u32,
+        as_rgba: bool,
+    ) -> Result<(Arc<Vec<u8>>, Placed), String> {
+        let key = (format!("photo:{hash}:{as_rgba}"), format!("{fit:?}"), w, h);
+        let cached = self.cache.as_ref().and_then(|c| {
+            c.fitted.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+        });
+        if let Some(hit) = cached {
+            return Ok(hit);
+        }
+        let (v, placed) = fit_image(d, fit, w, h, as_rgba)?;
+        let v = Arc::new(v);
+        if let Some(c) = &self.cache {
+            let mut fitted = c.fitted.lock().unwrap_or_else(|e| e.into_inner());
+            if fitted.len() >= crate::FITTED_CACHE_ENTRIES {
+                fitted.clear();
+            }
+            fitted.insert(key, (v.clone(), placed));
+        }
+        Ok((v, placed))
+    }
+}
+
 struct PrepareCtx<'a> {
     r: &'a Renderer,
     t: &'a Template,
@@ -646,8 +696,8 @@ impl PrepareCtx<'_> {
             return Ok(LayerOutcome::just(Prepared::Skip)); // empty; required_missing reports it
         };
         let photo_err = |reason: String| RenderError::Photo { field: field.to_string(), reason };
-        let hash = hex::encode(Sha256::digest(bytes.as_slice()));
-        let decoded = image_io::decode(bytes, &self.r.limits).map_err(photo_err)?;
+        let hash = sha256_hex(bytes);
+        let decoded = self.r.decoded_photo(&hash, bytes).map_err(photo_err)?;
         let pa = &self.t.manifest.print_area;
         let mut pf = Preflight::default();
 
@@ -690,12 +740,12 @@ impl PrepareCtx<'_> {
         };
         let prepared = match (&decoded.pixels, slot.fit) {
             (Pixels::Rgb8(_), Fit::Cover | Fit::Stretch) => {
-                let (rgb, _) = fit_image(&decoded, slot.fit, w, h, false).map_err(photo_err)?;
+                let (rgb, _) = self.r.fitted_photo(&hash, &decoded, slot.fit, w, h, false).map_err(photo_err)?;
                 Prepared::Photo { rgb, mask, w, h, x, y, opacity }
             }
             _ => {
                 // Transparent photos and contain-fit: a box-sized premultiplied image.
-                let (fitted, placed) = fit_image(&decoded, slot.fit, w, h, true).map_err(photo_err)?;
+                let (fitted, placed) = self.r.fitted_photo(&hash, &decoded, slot.fit, w, h, true).map_err(photo_err)?;
                 let mut boxed = vec![0u8; w as usize * h as usize * 4];
                 {
                     let mut bt = Target { data: &mut boxed, width: w, height: h };
@@ -768,7 +818,7 @@ fn rounded_rect(r: tiny_skia::Rect, radius: f32) -> Option<tiny_skia::Path> {
 
 /// Where a fitted image sits inside its box.
 #[derive(Debug, Clone, Copy)]
-struct Placed {
+pub(crate) struct Placed {
     x: i64,
     y: i64,
     w: u32,
