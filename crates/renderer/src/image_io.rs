@@ -94,17 +94,36 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, String> {
     Ok(Decoded { width, height, pixels })
 }
 
-/// Straight to premultiplied alpha, in place.
+/// Straight to premultiplied alpha, in place (SIMD, exact rounding, parallel for large images).
 pub fn premultiply(rgba: &mut [u8]) {
     use rayon::prelude::*;
-    rgba.par_chunks_mut(1 << 16).for_each(|chunk| {
-        for px in chunk.chunks_exact_mut(4) {
-            let a = px[3] as u32;
-            if a != 255 {
-                px[0] = crate::composite::div255(px[0] as u32 * a);
-                px[1] = crate::composite::div255(px[1] as u32 * a);
-                px[2] = crate::composite::div255(px[2] as u32 * a);
-            }
+    rgba.par_chunks_mut(1 << 18).for_each(premultiply_row);
+}
+
+/// Straight to premultiplied alpha for a run of pixels, on the calling thread.
+pub fn premultiply_row(rgba: &mut [u8]) {
+    let n = rgba.len() / 4;
+    if n == 0 {
+        return;
+    }
+    match fast_image_resize::images::Image::from_slice_u8(n as u32, 1, &mut rgba[..n * 4], fast_image_resize::PixelType::U8x4) {
+        Ok(mut row) => {
+            // Only fails for a pixel type mismatch, which cannot happen here.
+            let _ = fast_image_resize::MulDiv::default().multiply_alpha_inplace(&mut row);
         }
-    });
+        Err(_) => unreachable!("a slice of whole RGBA pixels"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn premultiply_rounds_exactly() {
+        let mut px: Vec<u8> = (0..=255u8).flat_map(|a| [255, 128, 1, a]).collect();
+        super::premultiply(&mut px);
+        for (a, p) in px.chunks_exact(4).enumerate() {
+            let exp = |c: u32| ((c * a as u32) as f64 / 255.0).round() as u8;
+            assert_eq!(p, [exp(255), exp(128), exp(1), a as u8], "alpha {a}");
+        }
+    }
 }

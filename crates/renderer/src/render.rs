@@ -423,14 +423,7 @@ impl Renderer {
             match color {
                 png::ColorType::Rgba => {
                     dst.copy_from_slice(&src[..width * 4]);
-                    for p in dst.chunks_exact_mut(4) {
-                        let a = p[3] as u32;
-                        if a != 255 {
-                            p[0] = composite::div255(p[0] as u32 * a);
-                            p[1] = composite::div255(p[1] as u32 * a);
-                            p[2] = composite::div255(p[2] as u32 * a);
-                        }
-                    }
+                    image_io::premultiply_row(dst);
                 }
                 png::ColorType::Rgb => {
                     for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(3)) {
