@@ -86,6 +86,7 @@ pub fn over_row(d: &mut [u8], s: &[u8], opacity: u8) {
 }
 
 /// Opaque RGB source, cut by an optional coverage mask (same size as the source), over the target.
+#[allow(clippy::too_many_arguments)] // a compositing primitive: source, size, mask, place, opacity
 pub fn over_rgb_masked(t: &mut Target, src: &[u8], sw: u32, sh: u32, mask: Option<&[u8]>, x: i64, y: i64, opacity: u8) {
     let Some((sx, sy, tx, ty, w, h)) = clip(t, sw, sh, x, y) else { return };
     let sstride = sw as usize * 3;

@@ -89,17 +89,22 @@ const PHOTO_CACHE_ENTRIES: usize = 4;
 /// How many fitted photos (one per slot size) a caching renderer keeps.
 const FITTED_CACHE_ENTRIES: usize = 32;
 
+/// (template dir or photo hash, file or fit, width, height).
+type SizedKey = (String, String, u32, u32);
+/// Fitted pixels and where they sit in their box.
+type Fitted = (Arc<Vec<u8>>, render::Placed);
+
 /// Decoded assets kept between renders (the warm worker and the editor's live preview).
 #[derive(Default)]
 struct AssetCache {
     /// (template dir, file, width, height) -> premultiplied RGBA.
-    images: Mutex<HashMap<(String, String, u32, u32), Arc<Vec<u8>>>>,
+    images: Mutex<HashMap<SizedKey, Arc<Vec<u8>>>>,
     /// (template dir, file) -> decoded image at its own size.
     decoded: Mutex<HashMap<(String, String), Arc<Decoded>>>,
     /// Photo content hash -> decoded photo.
     photos: Mutex<HashMap<String, Arc<Decoded>>>,
     /// (photo hash, fit, width, height) -> fitted pixels and their place in the box.
-    fitted: Mutex<HashMap<(String, String, u32, u32), (Arc<Vec<u8>>, render::Placed)>>,
+    fitted: Mutex<HashMap<SizedKey, Fitted>>,
 }
 
 /// Renders templates. Cheap to share across threads (`&Renderer` is `Sync`).

@@ -370,6 +370,16 @@ fn raster_glyph_rotated(
     Some(PlacedGlyph { x: x0 as i64, y: y0 as i64, w, h, pixels: GlyphPixels::Rgba(dst.take()) })
 }
 
+/// Paints a laid-out text onto the canvas.
+pub fn draw(t: &mut crate::composite::Target, text: &LaidText) {
+    for g in &text.glyphs {
+        match &g.pixels {
+            GlyphPixels::Coverage(c) => crate::composite::over_coverage(t, c, g.w, g.h, g.x, g.y, text.color),
+            GlyphPixels::Rgba(p) => crate::composite::over_rgba(t, p, g.w, g.h, g.x, g.y, 255),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::emoji_spans;
@@ -380,15 +390,5 @@ mod tests {
         assert_eq!(emoji_spans("👨‍👩‍👧‍👦🐶"), vec![("👨‍👩‍👧‍👦🐶", true)]);
         assert_eq!(emoji_spans("No emoji: ❤ © 1"), vec![("No emoji: ❤ © 1", false)]);
         assert_eq!(emoji_spans(""), vec![]);
-    }
-}
-
-/// Paints a laid-out text onto the canvas.
-pub fn draw(t: &mut crate::composite::Target, text: &LaidText) {
-    for g in &text.glyphs {
-        match &g.pixels {
-            GlyphPixels::Coverage(c) => crate::composite::over_coverage(t, c, g.w, g.h, g.x, g.y, text.color),
-            GlyphPixels::Rgba(p) => crate::composite::over_rgba(t, p, g.w, g.h, g.x, g.y, 255),
-        }
     }
 }
