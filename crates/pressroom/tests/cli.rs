@@ -169,3 +169,54 @@ fn usage_errors_are_named() {
     let err = stderr(&o);
     assert!(err.contains("template.toml") && err.contains("line 5"), "{err}");
 }
+
+/// A one-text-field template in `dir`.
+fn text_template(dir: &Path) -> PathBuf {
+    let t = dir.join("tpl");
+    std::fs::create_dir_all(&t).unwrap();
+    std::fs::write(
+        t.join("template.toml"),
+        "id = \"v\"\n[print_area]\nwidth = 4\nheight = 2\nunit = \"in\"\n[[fields]]\nid = \"name\"\nkind = \"text\"\n\
+         [[fields]]\nid = \"note\"\nkind = \"text\"\n[[layers]]\nkind = \"text\"\nfield = \"name\"\nbox = [0, 0, 4, 2]\n",
+    )
+    .unwrap();
+    t
+}
+
+/// Renders with raw data-file bytes; asserts that nothing is written. (exit code, stderr)
+fn render_raw_data(data: &[u8]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = text_template(dir.path());
+    let data_path = dir.path().join("data.json");
+    std::fs::write(&data_path, data).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = pressroom(&[
+        "--template",
+        tpl.to_str().unwrap(),
+        "--data",
+        data_path.to_str().unwrap(),
+        "--out",
+        out.join("print.png").to_str().unwrap(),
+    ]);
+    assert!(files_in(&out).is_empty(), "nothing written, no partial files");
+    (o.status.code(), stderr(&o))
+}
+
+#[test]
+fn a_data_file_that_is_not_utf8_is_refused_in_one_line() {
+    // Latin-1 "José": the é is the single byte 0xE9.
+    let (code, err) = render_raw_data(b"{ \"name\": \"Jos\xE9\" }");
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: ") && err.contains("data.json") && err.contains("not valid UTF-8 (at byte 14)"), "{err}");
+}
+
+#[test]
+fn ten_thousand_characters_are_refused_in_one_line() {
+    let data = format!("{{ \"name\": \"Ann\", \"note\": \"{}\" }}", "a".repeat(10_000));
+    let (code, err) = render_raw_data(data.as_bytes());
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("field `note`: 10000 characters"), "{err}");
+}

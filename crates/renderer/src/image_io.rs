@@ -71,6 +71,10 @@ fn check_pixels(w: u32, h: u32, limits: &Limits) -> Result<(), String> {
 /// Decodes a PNG or JPEG, honouring EXIF orientation. Errors say what was wrong, in words.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, String> {
     let (format, w, h) = probe(bytes, limits)?;
+    // A JPEG cut off mid-upload still decodes, padded with grey; it must not print.
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(format!("corrupt or truncated {format:?}: the end-of-image marker is missing"));
+    }
     let mut reader = ImageReader::new(Cursor::new(bytes));
     reader.set_format(format);
     let mut lim = image::Limits::default();
@@ -92,6 +96,12 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, String> {
         Pixels::Rgb8(img.into_rgb8().into_raw())
     };
     Ok(Decoded { width, height, pixels })
+}
+
+/// True when an end-of-image marker (FF D9) follows the first start-of-scan (FF DA).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else { return false };
+    bytes[sos..].windows(2).rev().any(|w| w == [0xFF, 0xD9])
 }
 
 /// Straight to premultiplied alpha, in place (SIMD, exact rounding, parallel for large images).

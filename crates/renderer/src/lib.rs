@@ -97,8 +97,8 @@ type Fitted = (Arc<Vec<u8>>, render::Placed);
 /// Decoded assets kept between renders (the warm worker and the editor's live preview).
 #[derive(Default)]
 struct AssetCache {
-    /// (template dir, file, width, height) -> premultiplied RGBA.
-    images: Mutex<HashMap<SizedKey, Arc<Vec<u8>>>>,
+    /// (template dir, file and fit and visible part, width, height) -> premultiplied RGBA.
+    images: Mutex<HashMap<SizedKey, Fitted>>,
     /// (template dir, file) -> decoded image at its own size.
     decoded: Mutex<HashMap<(String, String), Arc<Decoded>>>,
     /// Photo content hash -> decoded photo.

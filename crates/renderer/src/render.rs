@@ -328,7 +328,7 @@ impl Renderer {
         let stream_first = pa.background.is_none()
             && layers.first().is_some_and(|l| self.can_stream(t, l, s, w, h));
 
-        let ctx = PrepareCtx { r: self, t, values: &values, input, s, should_stop };
+        let ctx = PrepareCtx { r: self, t, values: &values, input, s, canvas: (w, h), should_stop };
         let start = usize::from(stream_first);
         let (streamed, (outcomes, _hashes)) = rayon::join(
             || if stream_first { self.stream_png(t, layers[0], canvas.data_mut()).map(Some) } else { Ok(None) },
@@ -463,21 +463,31 @@ impl Renderer {
         Ok(d)
     }
 
-    /// A template image fitted to a box size, as premultiplied RGBA (cached when caching).
-    fn fitted_asset(&self, t: &Template, file: &str, fit: Fit, w: u32, h: u32) -> Result<(Arc<Vec<u8>>, Placed), RenderError> {
-        let key = (t.dir.display().to_string(), format!("{file}|{fit:?}"), w, h);
+    /// The visible part of a template image fitted to a `w` x `h` box, as premultiplied RGBA
+    /// (cached when caching). None when nothing of it is visible.
+    fn fitted_asset(
+        &self,
+        t: &Template,
+        file: &str,
+        fit: Fit,
+        (w, h): (u32, u32),
+        vis: Placed,
+    ) -> Result<Option<crate::Fitted>, RenderError> {
+        let key = (t.dir.display().to_string(), format!("{file}|{fit:?}|{vis:?}"), w, h);
         if let Some(c) = &self.cache
             && let Some(v) = c.images.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
         {
-            return Ok((v.clone(), placed_for(fit, 0, 0, w, h)));
+            return Ok(Some(v.clone()));
         }
         let d = self.decoded_asset(t, file)?;
-        let (rgba, placed) = fit_image(&d, fit, w, h, true).map_err(|e| t.asset_err(file, e))?;
-        let rgba = Arc::new(rgba);
+        let Some((rgba, placed)) = fit_image(&d, fit, (w, h), vis, true).map_err(|e| t.asset_err(file, e))? else {
+            return Ok(None);
+        };
+        let fitted = (Arc::new(rgba), placed);
         if let Some(c) = &self.cache {
-            c.images.lock().unwrap_or_else(|e| e.into_inner()).insert(key, rgba.clone());
+            c.images.lock().unwrap_or_else(|e| e.into_inner()).insert(key, fitted.clone());
         }
-        Ok((rgba, placed))
+        Ok(Some(fitted))
     }
 }
 
@@ -507,18 +517,18 @@ impl Renderer {
         hash: &str,
         d: &Decoded,
         fit: Fit,
-        w: u32,
-        h: u32,
+        (w, h): (u32, u32),
+        vis: Placed,
         as_rgba: bool,
-    ) -> Result<(Arc<Vec<u8>>, Placed), String> {
-        let key = (format!("photo:{hash}:{as_rgba}"), format!("{fit:?}"), w, h);
+    ) -> Result<Option<crate::Fitted>, String> {
+        let key = (format!("photo:{hash}:{as_rgba}"), format!("{fit:?}|{vis:?}"), w, h);
         let cached = self.cache.as_ref().and_then(|c| {
             c.fitted.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
         });
         if let Some(hit) = cached {
-            return Ok(hit);
+            return Ok(Some(hit));
         }
-        let (v, placed) = fit_image(d, fit, w, h, as_rgba)?;
+        let Some((v, placed)) = fit_image(d, fit, (w, h), vis, as_rgba)? else { return Ok(None) };
         let v = Arc::new(v);
         if let Some(c) = &self.cache {
             let mut fitted = c.fitted.lock().unwrap_or_else(|e| e.into_inner());
@@ -527,7 +537,7 @@ impl Renderer {
             }
             fitted.insert(key, (v.clone(), placed));
         }
-        Ok((v, placed))
+        Ok(Some((v, placed)))
     }
 }
 
@@ -537,6 +547,8 @@ struct PrepareCtx<'a> {
     values: &'a Values,
     input: &'a Input,
     s: f64,
+    /// Canvas size in pixels at this scale.
+    canvas: (u32, u32),
     should_stop: &'a (dyn Fn() -> bool + Sync),
 }
 
@@ -554,7 +566,10 @@ impl PrepareCtx<'_> {
         match &l.kind {
             LayerKind::Raster { file, fit } => {
                 let (x, y, w, h) = px_rect(&rect);
-                let (rgba, placed) = self.r.fitted_asset(t, file, *fit, w, h)?;
+                let Some(vis) = self.visible(x, y, w, h) else { return Ok(LayerOutcome::just(Prepared::Skip)) };
+                let Some((rgba, placed)) = self.r.fitted_asset(t, file, *fit, (w, h), vis)? else {
+                    return Ok(LayerOutcome::just(Prepared::Skip));
+                };
                 let rgba = match recolor {
                     Some(c) => {
                         let mut v = rgba.as_ref().clone();
@@ -726,39 +741,63 @@ impl PrepareCtx<'_> {
         }
         self.check_area(&mut pf, l, Some(field), print_rect, false);
 
+        // Only the part of the box on the canvas is resampled and masked: a box far larger
+        // than the canvas costs no more than the canvas.
         let (x, y, w, h) = px_rect(rect);
+        let skip = |pf| Ok(LayerOutcome { prepared: Prepared::Skip, preflight: pf, fonts: BTreeSet::new(), photo: None });
+        let Some(vis) = self.visible(x, y, w, h) else { return skip(pf) };
         let mask = match &slot.mask {
             None => None,
-            Some(m) => Some(self.mask(m, w, h)?),
+            Some(m) => Some(self.mask(m, (w, h), vis)?),
         };
+        let (vx, vy) = (x + vis.x, y + vis.y);
         let prepared = match (&decoded.pixels, slot.fit) {
             (Pixels::Rgb8(_), Fit::Cover | Fit::Stretch) => {
-                let (rgb, _) = self.r.fitted_photo(&hash, &decoded, slot.fit, w, h, false).map_err(photo_err)?;
-                Prepared::Photo { rgb, mask, w, h, x, y, opacity }
+                let Some((rgb, _)) = self.r.fitted_photo(&hash, &decoded, slot.fit, (w, h), vis, false).map_err(photo_err)?
+                else {
+                    return skip(pf);
+                };
+                Prepared::Photo { rgb, mask, w: vis.w, h: vis.h, x: vx, y: vy, opacity }
             }
             _ => {
-                // Transparent photos and contain-fit: a box-sized premultiplied image.
-                let (fitted, placed) = self.r.fitted_photo(&hash, &decoded, slot.fit, w, h, true).map_err(photo_err)?;
-                let mut boxed = vec![0u8; w as usize * h as usize * 4];
+                // Transparent photos and contain-fit: a premultiplied image the size of the
+                // visible box.
+                let Some((fitted, placed)) =
+                    self.r.fitted_photo(&hash, &decoded, slot.fit, (w, h), vis, true).map_err(photo_err)?
+                else {
+                    return skip(pf);
+                };
+                let mut boxed = vec![0u8; vis.w as usize * vis.h as usize * 4];
                 {
-                    let mut bt = Target { data: &mut boxed, width: w, height: h };
-                    composite::over_rgba(&mut bt, &fitted, placed.w, placed.h, placed.x, placed.y, 255);
+                    let mut bt = Target { data: &mut boxed, width: vis.w, height: vis.h };
+                    composite::over_rgba(&mut bt, &fitted, placed.w, placed.h, placed.x - vis.x, placed.y - vis.y, 255);
                 }
                 if let Some(m) = &mask {
                     composite::apply_mask(&mut boxed, m);
                 }
-                Prepared::Image { rgba: Arc::new(boxed), w, h, x, y, opacity }
+                Prepared::Image { rgba: Arc::new(boxed), w: vis.w, h: vis.h, x: vx, y: vy, opacity }
             }
         };
         Ok(LayerOutcome { prepared, preflight: pf, fonts: BTreeSet::new(), photo: Some((field.to_string(), hash)) })
     }
 
-    /// A coverage mask of `w` x `h`.
-    fn mask(&self, m: &Mask, w: u32, h: u32) -> Result<Vec<u8>, RenderError> {
+    /// The part of a `w` x `h` box at (x, y) that lies on the canvas, relative to the box.
+    fn visible(&self, x: i64, y: i64, w: u32, h: u32) -> Option<Placed> {
+        let (cw, ch) = self.canvas;
+        let x0 = x.max(0);
+        let y0 = y.max(0);
+        let x1 = (x + w as i64).min(cw as i64);
+        let y1 = (y + h as i64).min(ch as i64);
+        (x1 > x0 && y1 > y0).then(|| Placed { x: x0 - x, y: y0 - y, w: (x1 - x0) as u32, h: (y1 - y0) as u32 })
+    }
+
+    /// The visible part `vis` of a coverage mask for a `w` x `h` box.
+    fn mask(&self, m: &Mask, (w, h): (u32, u32), vis: Placed) -> Result<Vec<u8>, RenderError> {
         let size_err = || RenderError::Size(format!("mask {w} x {h}"));
+        let shift = tiny_skia::Transform::from_translate(-vis.x as f32, -vis.y as f32);
         match m {
             Mask::Circle | Mask::Rounded { .. } => {
-                let mut mask = tiny_skia::Mask::new(w, h).ok_or_else(size_err)?;
+                let mut mask = tiny_skia::Mask::new(vis.w, vis.h).ok_or_else(size_err)?;
                 let r = tiny_skia::Rect::from_xywh(0.0, 0.0, w as f32, h as f32).ok_or_else(size_err)?;
                 let path = match m {
                     Mask::Circle => tiny_skia::PathBuilder::from_oval(r),
@@ -768,13 +807,14 @@ impl PrepareCtx<'_> {
                     Mask::Svg { .. } => unreachable!(),
                 }
                 .ok_or_else(size_err)?;
-                mask.fill_path(&path, tiny_skia::FillRule::Winding, true, tiny_skia::Transform::identity());
+                mask.fill_path(&path, tiny_skia::FillRule::Winding, true, shift);
                 Ok(mask.data().to_vec())
             }
             Mask::Svg { file } => {
                 let tree = self.t.svgs.get(file).ok_or_else(|| self.t.asset_err(file, "not loaded"))?;
-                let mut pm = tiny_skia::Pixmap::new(w, h).ok_or_else(size_err)?;
-                svg::draw(tree, svg::fit_transform(tree, 0.0, 0.0, w as f64, h as f64), &mut pm.as_mut())
+                let mut pm = tiny_skia::Pixmap::new(vis.w, vis.h).ok_or_else(size_err)?;
+                let tr = svg::fit_transform(tree, -(vis.x as f64), -(vis.y as f64), w as f64, h as f64);
+                svg::draw(tree, tr, &mut pm.as_mut())
                     .map_err(|e| self.t.asset_err(file, e))?;
                 Ok(pm.data().chunks_exact(4).map(|p| p[3]).collect())
             }
@@ -818,30 +858,39 @@ pub(crate) struct Placed {
     h: u32,
 }
 
-fn placed_for(_fit: Fit, x: i64, y: i64, w: u32, h: u32) -> Placed {
-    Placed { x, y, w, h }
-}
-
-/// Resamples an image into a `w` x `h` box with Lanczos3. `as_rgba` asks for premultiplied
-/// RGBA even from an opaque source; otherwise opaque sources stay RGB.
-fn fit_image(d: &Decoded, fit: Fit, w: u32, h: u32, as_rgba: bool) -> Result<(Vec<u8>, Placed), String> {
+/// Resamples an image fitted to a `w` x `h` box with Lanczos3, producing only the visible
+/// part `vis` of the box. Returns the pixels and where they sit in the box, or None when the
+/// image does not reach the visible part. `as_rgba` asks for premultiplied RGBA even from an
+/// opaque source; otherwise opaque sources stay RGB.
+fn fit_image(d: &Decoded, fit: Fit, (w, h): (u32, u32), vis: Placed, as_rgba: bool) -> Result<Option<(Vec<u8>, Placed)>, String> {
     let (iw, ih) = (d.width as f64, d.height as f64);
     let (bw, bh) = (w as f64, h as f64);
-    // Source crop (cover) or destination size (contain).
-    let (crop, out_w, out_h, ox, oy) = match fit {
-        Fit::Stretch => ((0.0, 0.0, iw, ih), w, h, 0, 0),
+    // The source rectangle and the box rectangle it maps onto.
+    let (crop, (ox, oy, ow, oh)) = match fit {
+        Fit::Stretch => ((0.0, 0.0, iw, ih), (0i64, 0i64, w, h)),
         Fit::Cover => {
             let s = (bw / iw).max(bh / ih);
             let (cw, ch) = (bw / s, bh / s);
-            (((iw - cw) / 2.0, (ih - ch) / 2.0, cw, ch), w, h, 0, 0)
+            (((iw - cw) / 2.0, (ih - ch) / 2.0, cw, ch), (0, 0, w, h))
         }
         Fit::Contain => {
             let s = (bw / iw).min(bh / ih);
             let ow = (iw * s).round().clamp(1.0, bw) as u32;
             let oh = (ih * s).round().clamp(1.0, bh) as u32;
-            ((0.0, 0.0, iw, ih), ow, oh, ((w - ow) / 2) as i64, ((h - oh) / 2) as i64)
+            ((0.0, 0.0, iw, ih), (((w - ow) / 2) as i64, ((h - oh) / 2) as i64, ow, oh))
         }
     };
+    // Intersect the mapped rectangle with the visible part.
+    let x0 = ox.max(vis.x);
+    let y0 = oy.max(vis.y);
+    let x1 = (ox + ow as i64).min(vis.x + vis.w as i64);
+    let y1 = (oy + oh as i64).min(vis.y + vis.h as i64);
+    if x1 <= x0 || y1 <= y0 {
+        return Ok(None);
+    }
+    let (sx, sy) = (crop.2 / ow as f64, crop.3 / oh as f64);
+    let sub = (crop.0 + (x0 - ox) as f64 * sx, crop.1 + (y0 - oy) as f64 * sy, (x1 - x0) as f64 * sx, (y1 - y0) as f64 * sy);
+    let (out_w, out_h) = ((x1 - x0) as u32, (y1 - y0) as u32);
     let (src, pt): (std::borrow::Cow<[u8]>, fr::PixelType) = match (&d.pixels, as_rgba) {
         (Pixels::Rgb8(v), false) => (v.as_slice().into(), fr::PixelType::U8x3),
         (Pixels::Rgb8(v), true) => {
@@ -857,10 +906,10 @@ fn fit_image(d: &Decoded, fit: Fit, w: u32, h: u32, as_rgba: bool) -> Result<(Ve
     let mut dst = fr::images::Image::new(out_w, out_h, pt);
     let opts = fr::ResizeOptions::new()
         .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
-        .crop(crop.0, crop.1, crop.2, crop.3)
+        .crop(sub.0, sub.1, sub.2, sub.3)
         .use_alpha(false); // already premultiplied: resample channels independently
     fr::Resizer::new().resize(&src_img, &mut dst, &opts).map_err(|e| e.to_string())?;
-    Ok((dst.into_vec(), Placed { x: ox, y: oy, w: out_w, h: out_h }))
+    Ok(Some((dst.into_vec(), Placed { x: x0, y: y0, w: out_w, h: out_h })))
 }
 
 fn draw(canvas: &mut tiny_skia::Pixmap, p: &Prepared) -> Result<(), RenderError> {

@@ -24,7 +24,14 @@ pub fn parse(bytes: &[u8], template_dir: &Path, fonts: &FontLibrary, limits: &Li
         fontdb: fonts.svg_db(),
         font_family: "Noto Sans".to_string(),
         image_href_resolver: usvg::ImageHrefResolver {
-            resolve_data: usvg::ImageHrefResolver::default_data_resolver(),
+            // Inline images obey the same size limits as any other image.
+            resolve_data: Box::new(move |_mime: &str, data: Arc<Vec<u8>>, _opts: &usvg::Options| {
+                match crate::image_io::probe(&data, &limits).ok()?.0 {
+                    image::ImageFormat::Png => Some(ImageKind::PNG(data)),
+                    image::ImageFormat::Jpeg => Some(ImageKind::JPEG(data)),
+                    _ => None,
+                }
+            }),
             resolve_string: Box::new(move |href: &str, _opts: &usvg::Options| {
                 resolve_local_image(&resolver_root, href, &limits)
             }),

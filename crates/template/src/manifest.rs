@@ -522,15 +522,35 @@ enum RawKind {
     Text,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum RawColor {
     Fixed(Rgba),
-    ByField {
-        field: String,
-        map: BTreeMap<String, Rgba>,
-        default: Option<Rgba>,
-    },
+    ByField { field: String, map: BTreeMap<String, Rgba>, default: Option<Rgba> },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColorByField {
+    field: String,
+    map: BTreeMap<String, Rgba>,
+    default: Option<Rgba>,
+}
+
+/// A colour or a by-field map, with errors that name the bad colour (serde's untagged enums
+/// only say that nothing matched).
+impl<'de> Deserialize<'de> for RawColor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => s.parse().map(RawColor::Fixed).map_err(D::Error::custom),
+            toml::Value::Table(t) => RawColorByField::deserialize(toml::Value::Table(t))
+                .map(|c| RawColor::ByField { field: c.field, map: c.map, default: c.default })
+                .map_err(|e| D::Error::custom(e.message())),
+            other => Err(D::Error::custom(format!(
+                "a colour is \"#RRGGBB\" or {{ field = \"..\", map = {{ value = \"#RRGGBB\" }} }}, not a {}",
+                other.type_str()
+            ))),
+        }
+    }
 }
 
 impl From<RawColor> for ColorSpec {
@@ -542,12 +562,34 @@ impl From<RawColor> for ColorSpec {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum RawMask {
     Named(String),
     Rounded { rounded: f64 },
     Svg { svg: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMaskTable {
+    rounded: Option<f64>,
+    svg: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawMask {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let shape = "a mask is \"circle\", { rounded = R } or { svg = \"file.svg\" }";
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(RawMask::Named(s)),
+            toml::Value::Table(t) => match RawMaskTable::deserialize(toml::Value::Table(t)) {
+                Ok(RawMaskTable { rounded: Some(r), svg: None }) => Ok(RawMask::Rounded { rounded: r }),
+                Ok(RawMaskTable { rounded: None, svg: Some(s) }) => Ok(RawMask::Svg { svg: s }),
+                Ok(_) => Err(D::Error::custom(shape)),
+                Err(e) => Err(D::Error::custom(format!("{}; {shape}", e.message()))),
+            },
+            other => Err(D::Error::custom(format!("{shape}, not a {}", other.type_str()))),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -771,7 +813,7 @@ impl RawManifest {
             if layers.iter().any(|m| m.id == id) {
                 return fail(format!("{loc}.id"), format!("layer id `{id}` is used twice"));
             }
-            let layer = l.into_layer(&loc, id, &field_kind, &check_color, &layers)?;
+            let layer = l.into_layer(&loc, id, &field_kind, &check_color, &layers, &print_area)?;
             layers.push(layer);
         }
 
@@ -810,6 +852,7 @@ impl RawLayer {
         field_kind: &dyn Fn(&str, &str) -> Result<FieldKind, Fail>,
         check_color: &dyn Fn(&str, &RawColor) -> Result<(), Fail>,
         earlier: &[Layer],
+        pa: &PrintArea,
     ) -> Result<Layer, Fail> {
         let kind_name = match self.kind {
             RawKind::Raster => "raster",
@@ -859,6 +902,17 @@ impl RawLayer {
                 positive(&format!("{loc}.box (height)"), h)?;
                 if !x.is_finite() || !y.is_finite() {
                     return fail(format!("{loc}.box"), "x and y must be numbers");
+                }
+                // A unit slip (pixels under `unit = "mm"`) makes a box many canvases wide.
+                let (cw, ch) = (pa.width + 2.0 * pa.bleed, pa.height + 2.0 * pa.bleed);
+                if w > 4.0 * cw || h > 4.0 * ch {
+                    return fail(
+                        format!("{loc}.box"),
+                        format!("{w} x {h} is more than 4 times the canvas ({cw} x {ch}); is the unit right?"),
+                    );
+                }
+                if x >= cw || y >= ch || x + w <= 0.0 || y + h <= 0.0 {
+                    return fail(format!("{loc}.box"), format!("[{x}, {y}, {w}, {h}] lies entirely outside the canvas ({cw} x {ch})"));
                 }
                 Placement::Box(Rect::new(x, y, w, h))
             }
@@ -940,6 +994,9 @@ impl RawLayer {
                     }
                 }
                 let size_pt = positive(&format!("{loc}.size"), self.size.unwrap_or(24.0))?;
+                if size_pt > 1000.0 {
+                    return fail(format!("{loc}.size"), format!("{size_pt} pt is over the limit of 1000 pt"));
+                }
                 let min_size_pt = positive(&format!("{loc}.min_size"), self.min_size.unwrap_or(size_pt))?;
                 if min_size_pt > size_pt {
                     return fail(format!("{loc}.min_size"), "must not be larger than size");

@@ -1,11 +1,8 @@
 //! Field values: far too long (a render error), or breaking a field's rules (preflight errors
 //! with stable codes), or not UTF-8 at all (the CLI refuses the data file in one line).
 
-use crate::common::{TempTemplate, render_at_30dpi, renderer, root};
+use crate::common::{TempTemplate, render_at_30dpi, renderer};
 use renderer::{Input, RenderError, Rendered};
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const TEMPLATE: &str = r#"
@@ -158,96 +155,4 @@ fn unknown_field_is_a_warning_only() {
     assert!(!out.preflight.has_errors(), "{:?}", out.preflight);
 }
 
-/// The `pressroom` binary of this checkout, built on first use (the test does not hold cargo's
-/// build lock while it runs, so a nested `cargo build` is fine; it is a no-op when up to date).
-fn pressroom() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(root()).args([
-            "build",
-            "-q",
-            "-p",
-            "pressroom",
-            "--bin",
-            "pressroom",
-            "--message-format=json",
-        ]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        let out = cmd.output().expect("run cargo");
-        assert!(
-            out.status.success(),
-            "cargo build -p pressroom: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .next_back()
-            .expect("cargo reported the pressroom executable")
-    })
-    .clone()
-}
-
-/// Runs `pressroom render` on the values template with a data file; returns (exit code, stderr).
-fn cli_render(data: &[u8]) -> (Option<i32>, String) {
-    let t = TempTemplate::new(TEMPLATE);
-    let data_path = t.outside().join("data.json");
-    std::fs::write(&data_path, data).expect("write data");
-    let out_png = t.outside().join("out/print.png");
-    std::fs::create_dir(t.outside().join("out")).expect("out dir");
-    let out = Command::new(pressroom())
-        .arg("render")
-        .arg("--template")
-        .arg(t.dir())
-        .arg("--data")
-        .arg(&data_path)
-        .arg("--out")
-        .arg(&out_png)
-        .arg("--fonts")
-        .arg(root().join("fonts"))
-        .output()
-        .expect("run pressroom");
-    assert!(!out_png.exists(), "no print file is written on failure");
-    let leftovers = std::fs::read_dir(t.outside().join("out"))
-        .expect("out dir")
-        .count();
-    assert_eq!(leftovers, 0, "no partial files are left behind");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-#[test]
-fn cli_refuses_a_data_file_that_is_not_utf8_in_one_line() {
-    // Latin-1 "José": the é is the single byte 0xE9.
-    let (code, stderr) = cli_render(b"{ \"name\": \"Jos\xE9\" }");
-    assert_eq!(code, Some(2), "exit code; stderr: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(
-        stderr.contains("data.json")
-            && stderr.contains("not valid UTF-8")
-            && stderr.contains("at byte 14"),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn cli_refuses_ten_thousand_characters_in_one_line() {
-    let data = format!(
-        "{{ \"name\": \"Ann\", \"note\": \"{}\" }}",
-        "a".repeat(10_000)
-    );
-    let (code, stderr) = cli_render(data.as_bytes());
-    assert_eq!(code, Some(2), "exit code; stderr: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
-    assert!(
-        stderr.contains("field `note`: 10000 characters"),
-        "{stderr}"
-    );
-}
+// The CLI's handling of bad data files is specified in crates/pressroom/tests/cli.rs.
