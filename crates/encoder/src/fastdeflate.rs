@@ -11,10 +11,12 @@
 const MIN_RUN: usize = 8;
 
 const LEN_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195,
-    227, 258,
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
 ];
-const LEN_EXTRA: [u8; 29] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+const LEN_EXTRA: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
 
 /// For match length `l` (3..=258) at index `l - 3`: `(symbol - 257)`.
 static LEN_CODE: [u8; 256] = build_len_code();
@@ -34,16 +36,13 @@ const fn build_len_code() -> [u8; 256] {
 }
 
 /// Order in which code-length code lengths are stored (RFC 1951, 3.2.7).
-const CL_ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+const CL_ORDER: [usize; 19] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
 
 const MAX_BITS: u8 = 15;
 const MAX_CL_BITS: u8 = 7;
 const EOB: usize = 256;
-
-#[inline(always)]
-fn has_zero_byte(w: u64) -> bool {
-    (w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080) != 0
-}
 
 /// Number of zero bytes starting at `i`.
 #[inline(always)]
@@ -150,7 +149,12 @@ struct Bits {
 
 impl Bits {
     fn with_capacity(cap: usize) -> Self {
-        Bits { buf: vec![0; cap.max(64)], pos: 0, acc: 0, n: 0 }
+        Bits {
+            buf: vec![0; cap.max(64)],
+            pos: 0,
+            acc: 0,
+            n: 0,
+        }
     }
 
     /// Writes `n <= 56` bits (`bits` has no bits above `n`), leaving fewer than 8 pending.
@@ -187,15 +191,15 @@ impl Bits {
 
 struct Encoder<'a> {
     bits: &'a mut Bits,
-    /// Bit-reversed canonical codes and lengths for the literal/length alphabet.
-    code: [u16; 286],
-    len: [u8; 286],
+    /// Bit-reversed canonical code | length << 16, for the literal/length alphabet.
+    table: [u32; 286],
 }
 
 impl Sink for Encoder<'_> {
     #[inline(always)]
     fn lit(&mut self, b: u8) {
-        self.bits.write(self.code[b as usize] as u64, self.len[b as usize] as u32);
+        let e = self.table[b as usize];
+        self.bits.write((e & 0xFFFF) as u64, e >> 16);
     }
     #[inline(always)]
     fn lits8(&mut self, b: [u8; 8]) {
@@ -203,8 +207,9 @@ impl Sink for Encoder<'_> {
             let mut acc = 0u64;
             let mut n = 0u32;
             for &v in half {
-                acc |= (self.code[v as usize] as u64) << n;
-                n += self.len[v as usize] as u32;
+                let e = self.table[v as usize];
+                acc |= ((e & 0xFFFF) as u64) << n;
+                n += e >> 16;
             }
             if n <= 56 {
                 self.bits.write(acc, n);
@@ -220,8 +225,9 @@ impl Sink for Encoder<'_> {
         let c = LEN_CODE[len - 3] as usize;
         let sym = 257 + c;
         let extra = (len - LEN_BASE[c] as usize) as u64;
-        let mut acc = self.code[sym] as u64;
-        let mut n = self.len[sym] as u32;
+        let e = self.table[sym];
+        let mut acc = (e & 0xFFFF) as u64;
+        let mut n = e >> 16;
         acc |= extra << n;
         n += LEN_EXTRA[c] as u32;
         // distance code 0 (distance 1): the 1-bit code `0`
@@ -284,7 +290,9 @@ pub(crate) fn code_lengths(freqs: &[u32], max_bits: u8) -> Vec<u8> {
         count[max_bits] += count[l];
         count[l] = 0;
     }
-    let mut total: u64 = (1..=max_bits).map(|l| (count[l] as u64) << (max_bits - l)).sum();
+    let mut total: u64 = (1..=max_bits)
+        .map(|l| (count[l] as u64) << (max_bits - l))
+        .sum();
     while total != 1u64 << max_bits {
         count[max_bits] -= 1;
         for l in (1..max_bits).rev() {
@@ -373,7 +381,10 @@ fn rle_lengths(lens: &[u8]) -> Vec<(u8, u8)> {
 /// Raw-deflates `data` as one dynamic block. `last`: final block (BFINAL) ending the stream;
 /// otherwise the piece ends with a sync flush so another piece can follow.
 pub(crate) fn deflate_piece(data: &[u8], last: bool) -> Vec<u8> {
-    let mut h = Histogram { lit: [0; 286], lit4: [[0; 256]; 4] };
+    let mut h = Histogram {
+        lit: [0; 286],
+        lit4: [[0; 256]; 4],
+    };
     tokenize(data, &mut h);
     for t in &h.lit4 {
         for (a, b) in h.lit.iter_mut().zip(t) {
@@ -396,7 +407,12 @@ pub(crate) fn deflate_piece(data: &[u8], last: bool) -> Vec<u8> {
     }
     let cl_lens = code_lengths(&cl_freq, MAX_CL_BITS);
     let cl_codes = canonical_codes(&cl_lens);
-    let hclen = 4.max(CL_ORDER.iter().rposition(|&s| cl_lens[s] > 0).map_or(0, |p| p + 1));
+    let hclen = 4.max(
+        CL_ORDER
+            .iter()
+            .rposition(|&s| cl_lens[s] > 0)
+            .map_or(0, |p| p + 1),
+    );
 
     let mut bits = Bits::with_capacity(data.len() / 2 + 1024);
     bits.write(last as u64, 1);
@@ -417,9 +433,13 @@ pub(crate) fn deflate_piece(data: &[u8], last: bool) -> Vec<u8> {
         }
     }
 
-    let mut enc = Encoder { bits: &mut bits, code: [0; 286], len: [0; 286] };
-    enc.code.copy_from_slice(&lit_codes);
-    enc.len.copy_from_slice(&lit_lens);
+    let mut enc = Encoder {
+        bits: &mut bits,
+        table: [0; 286],
+    };
+    for (t, (&c, &l)) in enc.table.iter_mut().zip(lit_codes.iter().zip(&lit_lens)) {
+        *t = c as u32 | (l as u32) << 16;
+    }
     tokenize(data, &mut enc);
     bits.write(lit_codes[EOB] as u64, lit_lens[EOB] as u32);
     if last {
@@ -437,7 +457,9 @@ mod tests {
 
     fn inflate(raw: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::DeflateDecoder::new(raw).read_to_end(&mut out).expect("valid deflate");
+        flate2::read::DeflateDecoder::new(raw)
+            .read_to_end(&mut out)
+            .expect("valid deflate");
         out
     }
 
@@ -464,7 +486,9 @@ mod tests {
         check(&[7]);
         check(&[0; 9]);
         // Zero runs of every length around the interesting edges, between literals.
-        for r in [1usize, 2, 3, 7, 8, 9, 10, 11, 258, 259, 260, 261, 262, 263, 516, 517, 518, 519, 1000] {
+        for r in [
+            1usize, 2, 3, 7, 8, 9, 10, 11, 258, 259, 260, 261, 262, 263, 516, 517, 518, 519, 1000,
+        ] {
             let mut v = vec![5u8];
             v.extend(std::iter::repeat_n(0, r));
             v.push(9);
@@ -482,7 +506,11 @@ mod tests {
             .collect();
         check(&skewed);
         let mixed: Vec<u8> = (0..200_000)
-            .map(|i| if (i / 1000) % 3 == 0 { 0 } else if rnd() % 4 == 0 { 0 } else { rnd() as u8 })
+            .map(|i| {
+                // long zero stretches, scattered zeros, random bytes
+                let zero = (i / 1000) % 3 == 0 || rnd() % 4 == 0;
+                if zero { 0 } else { rnd() as u8 }
+            })
             .collect();
         check(&mixed);
     }
@@ -499,7 +527,11 @@ mod tests {
         for max in [7u8, 15] {
             let lens = code_lengths(&f, max);
             assert!(lens.iter().all(|&l| l <= max));
-            let kraft: f64 = lens.iter().filter(|&&l| l > 0).map(|&l| 0.5f64.powi(l as i32)).sum();
+            let kraft: f64 = lens
+                .iter()
+                .filter(|&&l| l > 0)
+                .map(|&l| 0.5f64.powi(l as i32))
+                .sum();
             assert!((kraft - 1.0).abs() < 1e-12, "kraft {kraft}");
             assert_eq!(lens.iter().filter(|&&l| l > 0).count(), 40);
         }

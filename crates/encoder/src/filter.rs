@@ -53,7 +53,11 @@ fn filter_row_impl(kind: u8, prev: &[u8], cur: &[u8], out: &mut [u8]) {
             for i in 0..h {
                 out[i] = cur[i].wrapping_sub(prev[i] >> 1);
             }
-            for ((o, (&x, &b)), &a) in out[h..].iter_mut().zip(cur[h..].iter().zip(&prev[h..])).zip(&cur[..n - h]) {
+            for ((o, (&x, &b)), &a) in out[h..]
+                .iter_mut()
+                .zip(cur[h..].iter().zip(&prev[h..]))
+                .zip(&cur[..n - h])
+            {
                 *o = x.wrapping_sub(avg(a, b));
             }
         }
@@ -76,7 +80,11 @@ fn filter_row_impl(kind: u8, prev: &[u8], cur: &[u8], out: &mut [u8]) {
 fn paeth_u8(a: u8, b: u8, c: u8) -> u8 {
     let pa = b.abs_diff(c);
     let pb = a.abs_diff(c);
-    let pc = if (b >= c) == (a >= c) { pa.saturating_add(pb) } else { pa.abs_diff(pb) };
+    let pc = if (b >= c) == (a >= c) {
+        pa.saturating_add(pb)
+    } else {
+        pa.abs_diff(pb)
+    };
     let ab = if pb < pa { b } else { a };
     if pc < pa.min(pb) { c } else { ab }
 }
@@ -121,7 +129,13 @@ fn costs_impl(prev: &[u8], cur: &[u8]) -> [u64; 5] {
     while i < n {
         let end = (i + 8192).min(n);
         let mut b = [0u32; 5];
-        block_costs(&cur[i..end], &cur[i - h..end - h], &prev[i..end], &prev[i - h..end - h], &mut b);
+        block_costs(
+            &cur[i..end],
+            &cur[i - h..end - h],
+            &prev[i..end],
+            &prev[i - h..end - h],
+            &mut b,
+        );
         for k in 0..5 {
             s[k] += b[k] as u64;
         }
@@ -131,14 +145,179 @@ fn costs_impl(prev: &[u8], cur: &[u8]) -> [u64; 5] {
 }
 
 #[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::BPP;
+
+    #[inline(always)]
+    fn load(s: &[u8]) -> __m256i {
+        assert!(s.len() >= 32);
+        // SAFETY: 32 readable bytes checked above; unaligned load.
+        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
+    }
+
+    #[inline(always)]
+    fn store(d: &mut [u8], v: __m256i) {
+        assert!(d.len() >= 32);
+        // SAFETY: 32 writable bytes checked above; unaligned store.
+        unsafe { _mm256_storeu_si256(d.as_mut_ptr().cast(), v) }
+    }
+
+    /// `x <= y` per unsigned byte (all ones where true).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn le(x: __m256i, y: __m256i) -> __m256i {
+        _mm256_cmpeq_epi8(_mm256_min_epu8(x, y), x)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn absdiff(x: __m256i, y: __m256i) -> __m256i {
+        _mm256_or_si256(_mm256_subs_epu8(x, y), _mm256_subs_epu8(y, x))
+    }
+
+    /// floor((a + b) / 2) per byte.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn avg(a: __m256i, b: __m256i) -> __m256i {
+        let round_up = _mm256_and_si256(_mm256_xor_si256(a, b), _mm256_set1_epi8(1));
+        _mm256_sub_epi8(_mm256_avg_epu8(a, b), round_up)
+    }
+
+    /// The Paeth predictor, same byte arithmetic as `paeth_u8`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn paeth(a: __m256i, b: __m256i, c: __m256i) -> __m256i {
+        let pa = absdiff(b, c);
+        let pb = absdiff(a, c);
+        let b_ge_c = le(c, b);
+        let a_ge_c = le(c, a);
+        let same = _mm256_cmpeq_epi8(b_ge_c, a_ge_c);
+        let pc = _mm256_blendv_epi8(absdiff(pa, pb), _mm256_adds_epu8(pa, pb), same);
+        // b where pb < pa, else a
+        let ab = _mm256_blendv_epi8(b, a, le(pa, pb));
+        let m = _mm256_min_epu8(pa, pb);
+        // c where pc < m, else ab
+        _mm256_blendv_epi8(c, ab, le(m, pc))
+    }
+
+    /// Sum of `|v as i8|` over 32 bytes into four u64 lanes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn sad(v: __m256i) -> __m256i {
+        _mm256_sad_epu8(_mm256_abs_epi8(v), _mm256_setzero_si256())
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn hsum(v: __m256i) -> u64 {
+        let mut lanes = [0u64; 4];
+        // SAFETY: 32-byte array, unaligned store.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v) };
+        lanes.iter().sum()
+    }
+
+    /// Costs over `[BPP, end)` where `end = BPP + 32k <= n`; returns (costs, end).
+    #[target_feature(enable = "avx2")]
+    pub(super) fn costs(prev: &[u8], cur: &[u8]) -> ([u64; 5], usize) {
+        let n = cur.len().min(prev.len());
+        let mut acc = [_mm256_setzero_si256(); 5];
+        let mut i = BPP;
+        while i + 32 <= n {
+            let x = load(&cur[i..]);
+            let a = load(&cur[i - BPP..]);
+            let b = load(&prev[i..]);
+            let c = load(&prev[i - BPP..]);
+            acc[0] = _mm256_add_epi64(acc[0], sad(x));
+            acc[1] = _mm256_add_epi64(acc[1], sad(_mm256_sub_epi8(x, a)));
+            acc[2] = _mm256_add_epi64(acc[2], sad(_mm256_sub_epi8(x, b)));
+            acc[3] = _mm256_add_epi64(acc[3], sad(_mm256_sub_epi8(x, avg(a, b))));
+            acc[4] = _mm256_add_epi64(acc[4], sad(_mm256_sub_epi8(x, paeth(a, b, c))));
+            i += 32;
+        }
+        let mut s = [0u64; 5];
+        for k in 0..5 {
+            s[k] = hsum(acc[k]);
+        }
+        (s, i)
+    }
+
+    /// Average or Paeth filtering over `[BPP, end)` (see `costs`); returns `end`.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn filter_avg_paeth(
+        paeth_kind: bool,
+        prev: &[u8],
+        cur: &[u8],
+        out: &mut [u8],
+    ) -> usize {
+        let n = cur.len().min(prev.len()).min(out.len());
+        let mut i = BPP;
+        while i + 32 <= n {
+            let x = load(&cur[i..]);
+            let a = load(&cur[i - BPP..]);
+            let b = load(&prev[i..]);
+            let pred = if paeth_kind {
+                paeth(a, b, load(&prev[i - BPP..]))
+            } else {
+                avg(a, b)
+            };
+            store(&mut out[i..], _mm256_sub_epi8(x, pred));
+            i += 32;
+        }
+        i
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn costs_avx2(prev: &[u8], cur: &[u8]) -> [u64; 5] {
-    costs_impl(prev, cur)
+    let n = cur.len();
+    if n < BPP + 32 {
+        return costs_impl(prev, cur);
+    }
+    let prev = &prev[..n];
+    let (mut s, end) = avx2::costs(prev, cur);
+    // Head (no left neighbour) and tail, scalar.
+    for i in (0..BPP).chain(end..n) {
+        let (x, b) = (cur[i], prev[i]);
+        let (a, c) = if i >= BPP {
+            (cur[i - BPP], prev[i - BPP])
+        } else {
+            (0, 0)
+        };
+        s[0] += cost(x) as u64;
+        s[1] += cost(x.wrapping_sub(a)) as u64;
+        s[2] += cost(x.wrapping_sub(b)) as u64;
+        s[3] += cost(x.wrapping_sub(avg(a, b))) as u64;
+        s[4] += cost(x.wrapping_sub(paeth_u8(a, b, c))) as u64;
+    }
+    s
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn filter_row_avx2(kind: u8, prev: &[u8], cur: &[u8], out: &mut [u8]) {
+    let n = cur.len();
+    if (kind == AVG || kind == PAETH) && n >= BPP + 32 {
+        let (prev, out) = (&prev[..n], &mut out[..n]);
+        let end = avx2::filter_avg_paeth(kind == PAETH, prev, cur, out);
+        for i in (0..BPP).chain(end..n) {
+            let b = prev[i];
+            let (a, c) = if i >= BPP {
+                (cur[i - BPP], prev[i - BPP])
+            } else {
+                (0, 0)
+            };
+            let pred = if kind == PAETH {
+                paeth_u8(a, b, c)
+            } else {
+                avg(a, b)
+            };
+            out[i] = cur[i].wrapping_sub(pred);
+        }
+        return;
+    }
     filter_row_impl(kind, prev, cur, out)
 }
 
@@ -178,13 +357,24 @@ pub(crate) fn filter_row(kind: u8, prev: &[u8], cur: &[u8], out: &mut [u8]) {
     filter_row_impl(kind, prev, cur, out)
 }
 
+/// Whether every byte is zero (early exit per 64-byte block, vectorised inside a block).
+fn is_zero(s: &[u8]) -> bool {
+    let (blocks, rest) = s.as_chunks::<64>();
+    blocks
+        .iter()
+        .all(|b| b.iter().fold(0, |acc, &v| acc | v) == 0)
+        && rest.iter().all(|&v| v == 0)
+}
+
 /// Chooses the filter libpng's heuristic picks (minimum sum of absolute signed bytes, first
 /// minimum in the order None, Sub, Up, Average, Paeth) and writes the filter-type byte followed
 /// by the filtered row into `out` (`out.len() == cur.len() + 1`).
 pub(crate) fn filter_adaptive(prev: &[u8], cur: &[u8], out: &mut [u8]) {
-    let (kind_byte, body) = out.split_first_mut().expect("out has room for the filter byte");
+    let (kind_byte, body) = out
+        .split_first_mut()
+        .expect("out has room for the filter byte");
     // Fast exits for the very common flat areas (fully transparent or uniform rows).
-    let kind = if cur.iter().all(|&v| v == 0) {
+    let kind = if is_zero(cur) {
         NONE
     } else if cur == &prev[..cur.len()] {
         UP
@@ -217,7 +407,11 @@ pub(crate) fn unfilter_row(kind: u8, prev: &[u8], row: &mut [u8]) {
             PAETH => {
                 // Reference predictor straight from the PNG specification.
                 let p = a as i16 + b as i16 - c as i16;
-                let (pa, pb, pc) = ((p - a as i16).abs(), (p - b as i16).abs(), (p - c as i16).abs());
+                let (pa, pb, pc) = (
+                    (p - a as i16).abs(),
+                    (p - b as i16).abs(),
+                    (p - c as i16).abs(),
+                );
                 if pa <= pb && pa <= pc {
                     a
                 } else if pb <= pc {
@@ -247,7 +441,11 @@ mod tests {
         let mut v: Vec<u8> = Vec::with_capacity(n);
         for i in 0..n {
             let r = rng(seed);
-            v.push(if smooth && i >= BPP { v[i - BPP].wrapping_add(r % 5) } else { r });
+            v.push(if smooth && i >= BPP {
+                v[i - BPP].wrapping_add(r % 5)
+            } else {
+                r
+            });
         }
         v
     }
@@ -275,13 +473,42 @@ mod tests {
     }
 
     #[test]
+    fn simd_costs_match_scalar() {
+        let mut seed = 77;
+        for n in [4usize, 35, 36, 37, 68, 100, 1000, 18000] {
+            for smooth in [false, true] {
+                let prev = random_row(&mut seed, n, smooth);
+                let cur = random_row(&mut seed, n, smooth);
+                assert_eq!(costs(&prev, &cur), costs_impl(&prev, &cur), "n {n}");
+                for kind in 0..5 {
+                    let mut a = vec![0u8; n];
+                    let mut b = vec![1u8; n];
+                    filter_row(kind, &prev, &cur, &mut a);
+                    filter_row_impl(kind, &prev, &cur, &mut b);
+                    assert_eq!(a, b, "kind {kind} n {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn fast_paeth_matches_spec_predictor() {
         for a in 0..=255u8 {
             for b in (0..=255u8).step_by(3) {
                 for c in (0..=255u8).step_by(5) {
                     let p = a as i16 + b as i16 - c as i16;
-                    let (pa, pb, pc) = ((p - a as i16).abs(), (p - b as i16).abs(), (p - c as i16).abs());
-                    let want = if pa <= pb && pa <= pc { a } else if pb <= pc { b } else { c };
+                    let (pa, pb, pc) = (
+                        (p - a as i16).abs(),
+                        (p - b as i16).abs(),
+                        (p - c as i16).abs(),
+                    );
+                    let want = if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    };
                     assert_eq!(paeth(a, b, c), want, "{a} {b} {c}");
                     assert_eq!(paeth_u8(a, b, c), want, "{a} {b} {c}");
                 }

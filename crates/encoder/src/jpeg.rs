@@ -25,12 +25,17 @@ struct Strip {
 }
 
 fn bad_output() -> EncodeError {
-    EncodeError::Io(std::io::Error::other("unexpected segment layout in jpeg-encoder output"))
+    EncodeError::Io(std::io::Error::other(
+        "unexpected segment layout in jpeg-encoder output",
+    ))
 }
 
 /// Splits one strip's JPEG into (header up to end of SOS, entropy-coded data range) and patches
 /// the frame height to `full_height`.
-fn split_strip(bytes: &mut [u8], full_height: u16) -> Result<(usize, std::ops::Range<usize>), EncodeError> {
+fn split_strip(
+    bytes: &mut [u8],
+    full_height: u16,
+) -> Result<(usize, std::ops::Range<usize>), EncodeError> {
     if bytes.len() < 4 || bytes[..2] != [0xFF, 0xD8] || bytes[bytes.len() - 2..] != [0xFF, 0xD9] {
         return Err(bad_output());
     }
@@ -55,7 +60,9 @@ fn split_strip(bytes: &mut [u8], full_height: u16) -> Result<(usize, std::ops::R
                 saw_sof = true;
             }
             0xDA if saw_sof => return Ok((end, end..bytes.len() - 2)),
-            0xC1..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA => return Err(bad_output()),
+            0xC1..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA => {
+                return Err(bad_output());
+            }
             _ => {}
         }
         pos = end;
@@ -79,7 +86,11 @@ pub(crate) fn write_jpeg<W: Write>(
     let strip_mcu_rows = (STRIP_ROWS / mcu).min(u16::MAX as usize / mcu_cols).max(1);
     let strip_rows = strip_mcu_rows * mcu;
     let strips = h.div_ceil(strip_rows);
-    let restart_interval = if strips > 1 { (mcu_cols * strip_mcu_rows) as u16 } else { 0 };
+    let restart_interval = if strips > 1 {
+        (mcu_cols * strip_mcu_rows) as u16
+    } else {
+        0
+    };
     let quality = opts.quality.clamp(1, 100);
     let flattener = Flattener::new(opts.background);
     let window = 2 * rayon::current_num_threads() + 2;
@@ -88,7 +99,10 @@ pub(crate) fn write_jpeg<W: Write>(
         let r0 = i * strip_rows;
         let r1 = (r0 + strip_rows).min(h);
         let mut rgb = vec![0u8; (r1 - r0) * w * 3];
-        for (src, dst) in rgba[r0 * w * 4..r1 * w * 4].chunks_exact(w * 4).zip(rgb.chunks_exact_mut(w * 3)) {
+        for (src, dst) in rgba[r0 * w * 4..r1 * w * 4]
+            .chunks_exact(w * 4)
+            .zip(rgb.chunks_exact_mut(w * 3))
+        {
             flattener.row(src, dst);
         }
         let mut bytes = Vec::with_capacity(rgb.len() / 4 + 1024);
@@ -99,19 +113,32 @@ pub(crate) fn write_jpeg<W: Write>(
         enc.set_restart_interval(restart_interval);
         enc.encode(&rgb, w as u16, (r1 - r0) as u16, ColorType::Rgb)?;
         let (header_end, body) = split_strip(&mut bytes, h as u16)?;
-        let header = if i == 0 { bytes[..header_end].to_vec() } else { Vec::new() };
-        Ok(Strip { header, body, bytes })
+        let header = if i == 0 {
+            bytes[..header_end].to_vec()
+        } else {
+            Vec::new()
+        };
+        Ok(Strip {
+            header,
+            body,
+            bytes,
+        })
     };
 
-    pipeline::ordered(strips, window, produce, |i, strip| -> Result<(), EncodeError> {
-        let strip = strip?;
-        out.write_all(&strip.header)?;
-        out.write_all(&strip.bytes[strip.body])?;
-        if i + 1 < strips {
-            out.write_all(&[0xFF, 0xD0 + (i % 8) as u8])?;
-        }
-        Ok(())
-    })?;
+    pipeline::ordered(
+        strips,
+        window,
+        produce,
+        |i, strip| -> Result<(), EncodeError> {
+            let strip = strip?;
+            out.write_all(&strip.header)?;
+            out.write_all(&strip.bytes[strip.body])?;
+            if i + 1 < strips {
+                out.write_all(&[0xFF, 0xD0 + (i % 8) as u8])?;
+            }
+            Ok(())
+        },
+    )?;
     out.write_all(&[0xFF, 0xD9])?;
     out.flush()?;
     Ok(())

@@ -1,40 +1,55 @@
 //! Print-file encoders for Pressroom: turn the renderer's finished canvas into a PNG or JPEG a
 //! printer reads correctly, as fast as possible on a few cores.
 //!
-//! # Input
-//! Every entry point takes the canvas as **premultiplied RGBA8**, row-major, 4 bytes per pixel,
-//! no row padding (tiny-skia `Pixmap` layout): `len == width * height * 4`, checked; a wrong
-//! length or a zero size is an [`EncodeError::BadDimensions`], never a panic.
+//! # Input and invariants
+//! * Every entry point takes the canvas as **premultiplied RGBA8**, row-major, 4 bytes per
+//!   pixel, no row padding (tiny-skia `Pixmap` layout). `len == width * height * 4` and a
+//!   non-zero size are checked: a bad buffer is an [`EncodeError::BadDimensions`] saying what is
+//!   wrong. No input panics; write failures are [`EncodeError::Io`].
+//! * Output is deterministic: strip boundaries depend only on the image size, so the same input
+//!   gives byte-identical files at any rayon thread count.
+//! * Work runs on the current rayon pool; at most `2 * threads + 2` strips are in flight, so
+//!   memory beyond the input and the written output stays at a few MB (measured <= 15 MB).
 //!
 //! # PNG ([`write_png`])
-//! RGBA8 with straight alpha (exact rounded unpremultiply, [`unpremultiply_row`]), chunks
-//! `IHDR`, `sRGB` (perceptual), `pHYs` (dpi converted to pixels per metre, rounded: 300 DPI ->
-//! 11811; omitted when `dpi == 0`), `IDAT`..., `IEND`.
-//! Rows use libpng's adaptive filter choice (None/Sub/Up/Average/Paeth, minimum sum of absolute
-//! signed bytes), as Pillow does. The image is cut into horizontal strips of about 1 MiB which
-//! are unpremultiplied, filtered and raw-deflated (zlib-rs) in parallel on the rayon pool, each
-//! ending in a sync flush (the last one in the final block), and written in order as `IDAT`s of
-//! one zlib stream whose Adler-32 is combined from the strips'. Filtering sees the whole image
-//! (a strip's first row is filtered against the previous strip's last row); only deflate
-//! restarts per strip. At most a few strips are in flight, so extra memory is a few MB.
+//! RGBA8 with straight alpha (exact rounded unpremultiply, see [`unpremultiply_row`]), chunks
+//! `IHDR`, `sRGB` (perceptual), `pHYs` (dpi as pixels per metre, rounded: 300 -> 11811; omitted
+//! when `dpi == 0`), `IDAT`..., `IEND`. Rows get libpng's (and Pillow's) adaptive filter: the
+//! one of None/Sub/Up/Average/Paeth with the least sum of absolute signed bytes (AVX2 when
+//! available). The image is cut into horizontal strips that are unpremultiplied, filtered and
+//! raw-deflated in parallel, each ending with a sync flush (the last with the final block), and
+//! written in order as the `IDAT`s of one zlib stream whose Adler-32 is combined from the
+//! strips'. Filtering sees the whole image (a strip's first row is filtered against the previous
+//! strip's last row); only deflate restarts per strip.
 //!
-//! Compression levels (zlib-rs): [`PngCompression::Fast`] = level 2, `Default` = 6,
-//! `Best` = 9. See the crate `README`-style table below for the measured figures that decided
-//! the Fast setting.
+//! * [`PngCompression::Fast`]: this crate's own deflate coder (`fastdeflate.rs`): literals and
+//!   runs of zero bytes, one dynamic Huffman block per 256 KiB strip. Chosen over the two
+//!   suggested candidates because it is both faster and smaller (figures below): zlib-rs level 1
+//!   is its static-Huffman "quick" strategy (37 % larger than Pillow's level 1), and fdeflate
+//!   is one sequential stream with a fixed code (9.8 % larger, at the 1.10 limit).
+//! * `Default`: zlib-rs level 6, 1 MiB strips. `Best`: zlib-rs level 9 (no faster, barely smaller).
 //!
 //! # JPEG ([`write_jpeg`])
-//! Flattened onto `background` (`c + (255 - a) * bg / 255`, rounded), baseline YCbCr at the
-//! given quality, 4:4:4 or 4:2:0 (box-averaged chroma), a JFIF `APP0` with density unit = dots
-//! per inch and `x = y = dpi`. Strips of 128 rows are flattened and encoded in parallel and
-//! joined with restart markers (one restart interval per strip), using the standard Huffman
-//! tables.
+//! Flattened onto `background` ([`flatten_onto`]'s formula), baseline YCbCr via jpeg-encoder at
+//! the given quality, 4:4:4 or 4:2:0 (box-averaged chroma), standard Huffman tables, and a JFIF
+//! `APP0` with density unit = dots per inch, `x = y = dpi`. Strips of 128 rows (whole MCU rows)
+//! are flattened and encoded in parallel, each as one restart interval, and joined with `RSTn`
+//! markers into a single scan.
 //!
-//! # Determinism
-//! Strip boundaries depend only on the image size, so the same input gives byte-identical
-//! output at any rayon thread count.
+//! # Measured
+//! Workload canvas (`/work/shared/perf/WORKLOAD.md`, 4500 x 5400, Pillow's `print.png` loaded and
+//! premultiplied), in-process encode, 2 cores, release build, median of 5, quiet machine:
+//! `cargo run --release -p encoder --example measure -- /tmp/wl/print.png /tmp fast,fd,z1,z2,z6,jpeg`.
 //!
-//! # Measured (4500 x 5400 workload canvas, 2 cores)
-//! See [`PngCompression`].
+//! | output | method | encode | size | Pillow 13 (same canvas) |
+//! |---|---|---|---|---|
+//! | PNG Fast | own coder, parallel | 0.15 s | 30.97 MB | level 1: 30.00 MB (ratio 1.032) |
+//! | (rejected) | zlib-rs level 1, parallel | 0.39 s | 41.16 MB | ratio 1.372 |
+//! | (rejected) | fdeflate, one stream | 0.19 s | 32.94 MB | ratio 1.098 |
+//! | (rejected) | zlib-rs level 2, parallel | 0.51 s | 28.76 MB | ratio 0.959 |
+//! | PNG Default | zlib-rs level 6, parallel | 1.15 s | 27.34 MB | level 6: 27.98 MB (ratio 0.977) |
+//! | PNG Best | zlib-rs level 9, parallel | 3.5 s | 27.29 MB | |
+//! | JPEG q92 4:4:4 | jpeg-encoder, parallel strips | 0.25-0.3 s | 5.34 MB | 5.34 MB, same PSNR (45.4 dB) |
 
 mod fastdeflate;
 mod filter;
@@ -54,12 +69,12 @@ pub use png::PngMethod;
 /// Deflate effort for [`write_png`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PngCompression {
-    /// zlib-level-1 class speed: zlib-rs level 2 in parallel strips.
+    /// zlib-level-1 class: this crate's literal + zero-run coder with per-strip Huffman codes.
     Fast,
-    /// zlib level 6 (zlib-rs), parallel strips.
+    /// zlib level 6 (zlib-rs).
     #[default]
     Default,
-    /// zlib level 9 (zlib-rs), parallel strips.
+    /// zlib level 9 (zlib-rs).
     Best,
 }
 
@@ -73,7 +88,10 @@ pub struct PngOptions {
 
 impl Default for PngOptions {
     fn default() -> Self {
-        PngOptions { compression: PngCompression::Default, dpi: 300 }
+        PngOptions {
+            compression: PngCompression::Default,
+            dpi: 300,
+        }
     }
 }
 
@@ -100,11 +118,19 @@ pub struct JpegOptions {
 
 impl JpegOptions {
     /// Print file: q92, 4:4:4, 300 DPI, white.
-    pub const PRINT: JpegOptions =
-        JpegOptions { quality: 92, dpi: 300, background: [255, 255, 255], subsampling: Subsampling::S444 };
+    pub const PRINT: JpegOptions = JpegOptions {
+        quality: 92,
+        dpi: 300,
+        background: [255, 255, 255],
+        subsampling: Subsampling::S444,
+    };
     /// Preview: q85, 4:2:0, 300 DPI, white.
-    pub const PREVIEW: JpegOptions =
-        JpegOptions { quality: 85, dpi: 300, background: [255, 255, 255], subsampling: Subsampling::S420 };
+    pub const PREVIEW: JpegOptions = JpegOptions {
+        quality: 85,
+        dpi: 300,
+        background: [255, 255, 255],
+        subsampling: Subsampling::S420,
+    };
 }
 
 impl Default for JpegOptions {
@@ -121,7 +147,12 @@ pub enum EncodeError {
     Io(#[from] std::io::Error),
     /// The size or the buffer does not describe a valid image for this format.
     #[error("bad dimensions {width}x{height} with a {buffer_len}-byte buffer: {reason}")]
-    BadDimensions { width: u32, height: u32, buffer_len: usize, reason: String },
+    BadDimensions {
+        width: u32,
+        height: u32,
+        buffer_len: usize,
+        reason: String,
+    },
     /// jpeg-encoder rejected the image.
     #[error("JPEG encoder error: {0}")]
     Jpeg(#[from] jpeg_encoder::EncodingError),
@@ -134,14 +165,25 @@ pub(crate) fn check_dimensions(
     max_side: u32,
     format: &str,
 ) -> Result<(), EncodeError> {
-    let bad = |reason: String| Err(EncodeError::BadDimensions { width, height, buffer_len, reason });
+    let bad = |reason: String| {
+        Err(EncodeError::BadDimensions {
+            width,
+            height,
+            buffer_len,
+            reason,
+        })
+    };
     if width == 0 || height == 0 {
         return bad("width and height must be at least 1".into());
     }
     if width > max_side || height > max_side {
-        return bad(format!("{format} allows at most {max_side} pixels per side"));
+        return bad(format!(
+            "{format} allows at most {max_side} pixels per side"
+        ));
     }
-    let expected = (width as usize).checked_mul(height as usize).and_then(|n| n.checked_mul(4));
+    let expected = (width as usize)
+        .checked_mul(height as usize)
+        .and_then(|n| n.checked_mul(4));
     match expected {
         Some(n) if n == buffer_len => Ok(()),
         Some(n) => bad(format!("buffer length must be width * height * 4 = {n}")),
@@ -157,7 +199,14 @@ pub fn write_png<W: Write>(
     premultiplied_rgba: &[u8],
     opts: &PngOptions,
 ) -> Result<(), EncodeError> {
-    png::write_png(out, width, height, premultiplied_rgba, opts, opts.compression.method())
+    png::write_png(
+        out,
+        width,
+        height,
+        premultiplied_rgba,
+        opts,
+        opts.compression.method(),
+    )
 }
 
 /// [`write_png`] with an explicit deflate method (for measurements).

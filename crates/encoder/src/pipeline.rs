@@ -27,7 +27,12 @@ impl<T> Shared<T> {
 ///
 /// Works from outside any pool (the caller blocks while workers produce) and from inside a pool
 /// worker, including a one-thread pool (the caller then runs pending items itself).
-pub(crate) fn ordered<T, E, P, C>(n: usize, window: usize, produce: P, mut consume: C) -> Result<(), E>
+pub(crate) fn ordered<T, E, P, C>(
+    n: usize,
+    window: usize,
+    produce: P,
+    mut consume: C,
+) -> Result<(), E>
 where
     T: Send,
     P: Fn(usize) -> T + Sync,
@@ -88,7 +93,12 @@ fn wait_for<T>(shared: &Shared<T>, k: usize) -> std::thread::Result<T> {
             }
             if rayon::current_thread_index().is_none() {
                 // Not a pool worker: the pool's threads make progress without us.
-                drop(shared.ready.wait(slots).unwrap_or_else(PoisonError::into_inner));
+                drop(
+                    shared
+                        .ready
+                        .wait(slots)
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
                 continue;
             }
         }
@@ -100,7 +110,12 @@ fn wait_for<T>(shared: &Shared<T>, k: usize) -> std::thread::Result<T> {
                 let slots = shared.lock();
                 if slots[k].is_none() {
                     let timeout = Duration::from_millis(1);
-                    drop(shared.ready.wait_timeout(slots, timeout).unwrap_or_else(PoisonError::into_inner));
+                    drop(
+                        shared
+                            .ready
+                            .wait_timeout(slots, timeout)
+                            .unwrap_or_else(PoisonError::into_inner),
+                    );
                 }
             }
         }
@@ -112,7 +127,10 @@ mod tests {
     use super::ordered;
 
     fn run(threads: usize) -> Vec<usize> {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         let mut seen = Vec::new();
         pool.install(|| {
             ordered::<_, (), _, _>(
@@ -137,10 +155,15 @@ mod tests {
         assert_eq!(run(3), want);
         // From outside any pool (global pool).
         let mut seen = Vec::new();
-        ordered::<_, (), _, _>(7, 2, |i| i, |_, v| {
-            seen.push(v);
-            Ok(())
-        })
+        ordered::<_, (), _, _>(
+            7,
+            2,
+            |i| i,
+            |_, v| {
+                seen.push(v);
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(seen, (0..7).collect::<Vec<_>>());
     }
@@ -148,10 +171,15 @@ mod tests {
     #[test]
     fn stops_at_first_error() {
         let mut seen = 0;
-        let r = ordered(10, 4, |i| i, |i, _| {
-            seen += 1;
-            if i == 3 { Err(i) } else { Ok(()) }
-        });
+        let r = ordered(
+            10,
+            4,
+            |i| i,
+            |i, _| {
+                seen += 1;
+                if i == 3 { Err(i) } else { Ok(()) }
+            },
+        );
         assert_eq!(r, Err(3));
         assert_eq!(seen, 4);
     }

@@ -59,7 +59,11 @@ pub fn unpremultiply_row(src: &[u8], dst: &mut [u8]) {
             }
         }
     }
-    for (sp, dp) in s16.remainder().chunks_exact(4).zip(d16.into_remainder().chunks_exact_mut(4)) {
+    for (sp, dp) in s16
+        .remainder()
+        .chunks_exact(4)
+        .zip(d16.into_remainder().chunks_exact_mut(4))
+    {
         unpremultiply_px(sp, dp);
     }
 }
@@ -112,8 +116,10 @@ mod tests {
         // 5 pixels: exercises the 16-byte fast path (opaque, transparent, mixed) and remainder.
         let src = [
             10, 20, 30, 255, 1, 2, 3, 255, 4, 5, 6, 255, 7, 8, 9, 255, // all opaque
-            9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // all transparent (garbage colour)
-            64, 32, 0, 128, 200, 100, 50, 255, 0, 0, 0, 0, 255, 3, 1, 2, // mixed (255 > 2: clamp)
+            9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, // all transparent (garbage colour)
+            64, 32, 0, 128, 200, 100, 50, 255, 0, 0, 0, 0, 255, 3, 1,
+            2, // mixed (255 > 2: clamp)
             50, 25, 0, 100, // remainder
         ];
         let mut dst = [7u8; 52];

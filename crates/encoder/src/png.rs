@@ -30,8 +30,13 @@ impl PngCompression {
     }
 }
 
-/// Target size of the raw (filtered) data of one strip.
-const STRIP_BYTES: usize = 1 << 20;
+/// Target size of the raw (filtered) data of one strip, per method.
+fn strip_bytes(method: PngMethod) -> usize {
+    match method {
+        PngMethod::ParallelFast => 1 << 18,
+        _ => 1 << 20,
+    }
+}
 /// IDAT payload size for the fdeflate path.
 const IDAT_BYTES: usize = 1 << 20;
 
@@ -119,7 +124,11 @@ struct Piece {
 fn deflate_piece(input: &[u8], level: u8, last: bool) -> Result<Vec<u8>, EncodeError> {
     let mut c = Compress::new(Compression::new(level as u32), false);
     let mut out = Vec::with_capacity(input.len() / 2 + 1024);
-    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
     loop {
         if out.capacity() - out.len() < 1024 {
             out.reserve(out.capacity().max(64 * 1024));
@@ -132,7 +141,9 @@ fn deflate_piece(input: &[u8], level: u8, last: bool) -> Result<Vec<u8>, EncodeE
         match status {
             Status::StreamEnd => break,
             // A flush is complete when all input is in and the output buffer was not filled.
-            Status::Ok | Status::BufError if !last && done_input && out.len() < out.capacity() => break,
+            Status::Ok | Status::BufError if !last && done_input && out.len() < out.capacity() => {
+                break;
+            }
             _ => {}
         }
     }
@@ -166,7 +177,7 @@ pub(crate) fn write_png<W: Write>(
         data: rgba,
         row_bytes,
         height: height as usize,
-        rows_per_strip: (STRIP_BYTES / (row_bytes + 1)).max(1),
+        rows_per_strip: (strip_bytes(method) / (row_bytes + 1)).max(1),
     };
 
     out.write_all(&SIGNATURE)?;
@@ -202,7 +213,9 @@ pub(crate) fn write_png<W: Write>(
                     a.write(&filtered);
                     let last = i + 1 == strips;
                     let deflated = match method {
-                        PngMethod::ParallelFast => crate::fastdeflate::deflate_piece(&filtered, last),
+                        PngMethod::ParallelFast => {
+                            crate::fastdeflate::deflate_piece(&filtered, last)
+                        }
                         _ => deflate_piece(&filtered, level, last)?,
                     };
                     Ok(Piece {
@@ -223,7 +236,11 @@ pub(crate) fn write_png<W: Write>(
             )?;
         }
         PngMethod::Fdeflate => {
-            let mut sink = IdatSink { out: &mut out, buf: Vec::with_capacity(IDAT_BYTES + 64 * 1024), err: None };
+            let mut sink = IdatSink {
+                out: &mut out,
+                buf: Vec::with_capacity(IDAT_BYTES + 64 * 1024),
+                err: None,
+            };
             let mut comp = fdeflate::Compressor::new(&mut sink)?;
             pipeline::ordered(
                 strips,
@@ -256,10 +273,11 @@ struct IdatSink<'a, W: Write> {
 
 impl<W: Write> IdatSink<'_, W> {
     fn flush_chunk(&mut self) {
-        if self.err.is_none() && !self.buf.is_empty() {
-            if let Err(e) = write_chunk(self.out, b"IDAT", &[&self.buf]) {
-                self.err = Some(e);
-            }
+        if self.err.is_none()
+            && !self.buf.is_empty()
+            && let Err(e) = write_chunk(self.out, b"IDAT", &[&self.buf])
+        {
+            self.err = Some(e);
         }
         self.buf.clear();
     }
@@ -295,7 +313,9 @@ mod tests {
 
     #[test]
     fn adler_combine_matches_direct() {
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         let whole = {
             let mut a = simd_adler32::Adler32::new();
             a.write(&data);
@@ -307,7 +327,10 @@ mod tests {
             ax.write(x);
             let mut ay = simd_adler32::Adler32::new();
             ay.write(y);
-            assert_eq!(adler32_combine(ax.finish(), ay.finish(), y.len() as u64), whole);
+            assert_eq!(
+                adler32_combine(ax.finish(), ay.finish(), y.len() as u64),
+                whole
+            );
         }
     }
 
