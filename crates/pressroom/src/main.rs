@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "pressroom", version, about = "Self-hosted web-to-print: templates in, 300-DPI print files out")]
+#[command(
+    name = "pressroom",
+    version,
+    about = "Self-hosted web-to-print: templates in, 300-DPI print files out"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -92,26 +92,45 @@ pub fn default_fonts_dir() -> PathBuf {
 }
 
 fn print_format(args: &RenderArgs) -> Result<PrintFormat> {
-    let ext = args.out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = args
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("png") => Ok(PrintFormat::Png(match args.png_compression {
             Compression::Fast => PngCompression::Fast,
             Compression::Default => PngCompression::Default,
             Compression::Best => PngCompression::Best,
         })),
-        Some("jpg" | "jpeg") => Ok(PrintFormat::Jpeg { quality: args.jpeg_quality }),
-        _ => bail!("--out {}: the print file must end in .png, .jpg or .jpeg", args.out.display()),
+        Some("jpg" | "jpeg") => Ok(PrintFormat::Jpeg {
+            quality: args.jpeg_quality,
+        }),
+        _ => bail!(
+            "--out {}: the print file must end in .png, .jpg or .jpeg",
+            args.out.display()
+        ),
     }
 }
 
 /// Reads the data file: field values, and photo bytes for photo fields.
 fn read_input(data: &Path, photo_fields: &[String], limits: &Limits) -> Result<Input> {
     let bytes = std::fs::read(data).with_context(|| format!("--data {}", data.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| anyhow!("--data {}: not valid UTF-8 (at byte {})", data.display(), e.utf8_error().valid_up_to()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("--data {}: invalid JSON", data.display()))?;
-    let obj = json.as_object().ok_or_else(|| anyhow!("--data {}: must be a JSON object of field values", data.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow!(
+            "--data {}: not valid UTF-8 (at byte {})",
+            data.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("--data {}: invalid JSON", data.display()))?;
+    let obj = json.as_object().ok_or_else(|| {
+        anyhow!(
+            "--data {}: must be a JSON object of field values",
+            data.display()
+        )
+    })?;
     let mut input = Input::default();
     for (k, v) in obj {
         let s = match v {
@@ -119,20 +138,32 @@ fn read_input(data: &Path, photo_fields: &[String], limits: &Limits) -> Result<I
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::Bool(b) => b.to_string(),
             serde_json::Value::Null => continue,
-            _ => bail!("--data {}: field `{k}` must be a string, number or boolean", data.display()),
+            _ => bail!(
+                "--data {}: field `{k}` must be a string, number or boolean",
+                data.display()
+            ),
         };
         input.values.insert(k.clone(), s);
     }
     let base = data.parent().unwrap_or(Path::new("."));
     let mut photos = BTreeMap::new();
     for f in photo_fields {
-        let Some(rel) = input.values.get(f).filter(|v| !v.trim().is_empty()) else { continue };
+        let Some(rel) = input.values.get(f).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
         let path = base.join(rel);
-        let len = std::fs::metadata(&path).with_context(|| format!("photo for field `{f}`: {}", path.display()))?.len();
+        let len = std::fs::metadata(&path)
+            .with_context(|| format!("photo for field `{f}`: {}", path.display()))?
+            .len();
         if len > limits.max_bytes {
-            bail!("photo for field `{f}`: {} is {len} bytes; the limit is {}", path.display(), limits.max_bytes);
+            bail!(
+                "photo for field `{f}`: {} is {len} bytes; the limit is {}",
+                path.display(),
+                limits.max_bytes
+            );
         }
-        let bytes = std::fs::read(&path).with_context(|| format!("photo for field `{f}`: {}", path.display()))?;
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("photo for field `{f}`: {}", path.display()))?;
         photos.insert(f.clone(), Arc::new(bytes));
     }
     input.photos = photos;
@@ -183,7 +214,10 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
     let input = read_input(&args.data, &photo_fields, &limits)?;
     lap("load fonts, template and input");
     if args.mockup.is_some() && template.manifest().mockup.is_none() {
-        bail!("--mockup: template `{}` has no [mockup]", template.manifest().id);
+        bail!(
+            "--mockup: template `{}` has no [mockup]",
+            template.manifest().id
+        );
     }
 
     let mut rendered = renderer.render(&template, &input, Scale::Print, &should_stop)?;
@@ -196,11 +230,19 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
         if let Some(report) = &args.report {
             let tmp = temp_beside(report)?;
             write_report(&rendered, tmp.as_file())?;
-            tmp.persist(report).with_context(|| format!("--report {}", report.display()))?;
+            tmp.persist(report)
+                .with_context(|| format!("--report {}", report.display()))?;
         }
-        let first = rendered.preflight.errors().next().map(|f| f.message.clone()).unwrap_or_default();
+        let first = rendered
+            .preflight
+            .errors()
+            .next()
+            .map(|f| f.message.clone())
+            .unwrap_or_default();
         let n = rendered.preflight.errors().count();
-        eprintln!("error: preflight found {n} error(s), nothing written: {first} (use --allow-preflight-errors to override)");
+        eprintln!(
+            "error: preflight found {n} error(s), nothing written: {first} (use --allow-preflight-errors to override)"
+        );
         return Ok(ExitCode::from(1));
     }
 
@@ -208,7 +250,12 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
     let print_tmp = temp_beside(&args.out)?;
     let preview_tmp = args.preview.as_ref().map(|p| temp_beside(p)).transpose()?;
     let (print_info, preview_info) = rayon::join(
-        || rendered.write_print(format, BufWriter::with_capacity(1 << 20, print_tmp.as_file())),
+        || {
+            rendered.write_print(
+                format,
+                BufWriter::with_capacity(1 << 20, print_tmp.as_file()),
+            )
+        },
         || {
             preview_tmp
                 .as_ref()
@@ -224,7 +271,9 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
     let mockup_tmp = match &args.mockup {
         Some(p) => {
             let tmp = temp_beside(p)?;
-            if let Some(info) = rendered.write_mockup(&renderer, &template, BufWriter::new(tmp.as_file()))? {
+            if let Some(info) =
+                rendered.write_mockup(&renderer, &template, BufWriter::new(tmp.as_file()))?
+            {
                 rendered.record_output("mockup", info);
             }
             Some(tmp)
@@ -244,10 +293,17 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
     };
 
     // Everything is written: move it all into place.
-    print_tmp.persist(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
-    for (tmp, dest) in [(preview_tmp, &args.preview), (mockup_tmp, &args.mockup), (report_tmp, &args.report)] {
+    print_tmp
+        .persist(&args.out)
+        .with_context(|| format!("--out {}", args.out.display()))?;
+    for (tmp, dest) in [
+        (preview_tmp, &args.preview),
+        (mockup_tmp, &args.mockup),
+        (report_tmp, &args.report),
+    ] {
         if let (Some(tmp), Some(dest)) = (tmp, dest) {
-            tmp.persist(dest).with_context(|| format!("{}", dest.display()))?;
+            tmp.persist(dest)
+                .with_context(|| format!("{}", dest.display()))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -23,8 +23,10 @@ fn pressroom(args: &[&str]) -> Output {
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -62,13 +64,24 @@ fn a_good_render_writes_every_output_and_exits_zero() {
         "fast",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(files_in(&d), ["mockup.jpg", "preview.jpg", "print.png", "report.json"]);
-    let mode = std::fs::metadata(d.join("print.png")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        files_in(&d),
+        ["mockup.jpg", "preview.jpg", "print.png", "report.json"]
+    );
+    let mode = std::fs::metadata(d.join("print.png"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o644, "outputs are ordinary readable files");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["ok"], true);
     let outputs = &report["record"]["outputs"];
-    assert_eq!(outputs["print"]["bytes"], std::fs::metadata(d.join("print.png")).unwrap().len());
+    assert_eq!(
+        outputs["print"]["bytes"],
+        std::fs::metadata(d.join("print.png")).unwrap().len()
+    );
     assert_eq!(outputs["mockup"]["width"], 1600);
 }
 
@@ -110,7 +123,11 @@ fn preflight_errors_write_only_the_report_and_exit_one() {
 #[test]
 fn bad_input_leaves_no_file_behind() {
     let cases: &[(&str, &[u8], &str)] = &[
-        ("corrupt photo", b"\xff\xd8\xff\xe0 not really a jpeg", "photo for field `photo`"),
+        (
+            "corrupt photo",
+            b"\xff\xd8\xff\xe0 not really a jpeg",
+            "photo for field `photo`",
+        ),
         ("text file as photo", b"hello", "photo for field `photo`"),
     ];
     for (what, photo, expect) in cases {
@@ -132,9 +149,16 @@ fn bad_input_leaves_no_file_behind() {
         ]);
         assert_eq!(o.status.code(), Some(2), "{what}");
         let err = stderr(&o);
-        assert!(err.starts_with("error: ") && err.lines().count() == 1, "{what}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.lines().count() == 1,
+            "{what}: {err}"
+        );
         assert!(err.contains(expect), "{what}: {err}");
-        assert_eq!(files_in(dir.path()), before, "{what}: nothing written, no temporary files left");
+        assert_eq!(
+            files_in(dir.path()),
+            before,
+            "{what}: nothing written, no temporary files left"
+        );
     }
 }
 
@@ -151,12 +175,19 @@ fn usage_errors_are_named() {
         dir.path().join("print.tiff").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("must end in .png, .jpg or .jpeg"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("must end in .png, .jpg or .jpeg"),
+        "{}",
+        stderr(&o)
+    );
 
     // A broken manifest: the error names the file and the line.
     let tpl = tempfile::tempdir().unwrap();
-    std::fs::write(tpl.path().join("template.toml"), "id = \"x\"\n[print_area]\nwidth = 1\nheight = 1\nunit = \"furlong\"\n")
-        .unwrap();
+    std::fs::write(
+        tpl.path().join("template.toml"),
+        "id = \"x\"\n[print_area]\nwidth = 1\nheight = 1\nunit = \"furlong\"\n",
+    )
+    .unwrap();
     let o = pressroom(&[
         "--template",
         tpl.path().to_str().unwrap(),
@@ -167,7 +198,10 @@ fn usage_errors_are_named() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("template.toml") && err.contains("line 5"), "{err}");
+    assert!(
+        err.contains("template.toml") && err.contains("line 5"),
+        "{err}"
+    );
 }
 
 /// A one-text-field template in `dir`.
@@ -199,7 +233,10 @@ fn render_raw_data(data: &[u8]) -> (Option<i32>, String) {
         "--out",
         out.join("print.png").to_str().unwrap(),
     ]);
-    assert!(files_in(&out).is_empty(), "nothing written, no partial files");
+    assert!(
+        files_in(&out).is_empty(),
+        "nothing written, no partial files"
+    );
     (o.status.code(), stderr(&o))
 }
 
@@ -209,12 +246,20 @@ fn a_data_file_that_is_not_utf8_is_refused_in_one_line() {
     let (code, err) = render_raw_data(b"{ \"name\": \"Jos\xE9\" }");
     assert_eq!(code, Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: ") && err.contains("data.json") && err.contains("not valid UTF-8 (at byte 14)"), "{err}");
+    assert!(
+        err.starts_with("error: ")
+            && err.contains("data.json")
+            && err.contains("not valid UTF-8 (at byte 14)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn ten_thousand_characters_are_refused_in_one_line() {
-    let data = format!("{{ \"name\": \"Ann\", \"note\": \"{}\" }}", "a".repeat(10_000));
+    let data = format!(
+        "{{ \"name\": \"Ann\", \"note\": \"{}\" }}",
+        "a".repeat(10_000)
+    );
     let (code, err) = render_raw_data(data.as_bytes());
     assert_eq!(code, Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -17,7 +17,10 @@ fn preview(c: &mut Criterion) {
     input.values.insert("names".into(), "Sarah & James".into());
     input.values.insert("year".into(), "2026".into());
     input.values.insert("photo".into(), "photo.jpg".into());
-    input.photos.insert("photo".into(), Arc::new(std::fs::read(dir.join("photo.jpg")).unwrap()));
+    input.photos.insert(
+        "photo".into(),
+        Arc::new(std::fs::read(dir.join("photo.jpg")).unwrap()),
+    );
     let never = || false;
     let mut g = c.benchmark_group("live_preview");
     g.sample_size(20);

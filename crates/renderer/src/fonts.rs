@@ -25,20 +25,22 @@ impl FontLibrary {
     /// Loads every `.ttf`, `.otf` and `.ttc` in `dir` (not recursively into other folders).
     pub fn load(dir: &Path) -> Result<FontLibrary, RenderError> {
         let mut db = fontdb::Database::new();
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| RenderError::Fonts(format!("cannot read font folder {}: {e}", dir.display())))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            RenderError::Fonts(format!("cannot read font folder {}: {e}", dir.display()))
+        })?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "ttf" | "otf" | "ttc"))
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    matches!(e.to_ascii_lowercase().as_str(), "ttf" | "otf" | "ttc")
+                })
             })
             .collect();
         files.sort();
         for f in &files {
-            db.load_font_file(f)
-                .map_err(|e| RenderError::Fonts(format!("cannot load font {}: {e}", f.display())))?;
+            db.load_font_file(f).map_err(|e| {
+                RenderError::Fonts(format!("cannot load font {}: {e}", f.display()))
+            })?;
         }
         if db.faces().next().is_none() {
             return Err(RenderError::Fonts(format!("no fonts in {}", dir.display())));
@@ -81,11 +83,18 @@ impl FontLibrary {
 
     /// Does any font have a family of this name?
     pub fn has_family(&self, family: &str) -> bool {
-        self.system().db().faces().any(|f| f.families.iter().any(|(n, _)| n.eq_ignore_ascii_case(family)))
+        self.system().db().faces().any(|f| {
+            f.families
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(family))
+        })
     }
 
     /// File name -> SHA-256 for the given faces (as used by a render).
-    pub(crate) fn hash_faces(&self, ids: impl IntoIterator<Item = fontdb::ID>) -> BTreeMap<String, String> {
+    pub(crate) fn hash_faces(
+        &self,
+        ids: impl IntoIterator<Item = fontdb::ID>,
+    ) -> BTreeMap<String, String> {
         let paths: Vec<PathBuf> = {
             let sys = self.system();
             ids.into_iter()
@@ -97,7 +106,10 @@ impl FontLibrary {
         };
         let mut out = BTreeMap::new();
         for p in paths {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let mut cache = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
             let hash = cache
                 .entry(p.clone())

@@ -18,7 +18,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_pixels: 100_000_000, max_bytes: 50_000_000, max_svg_bytes: 10_000_000, max_text_chars: 1000 }
+        Limits {
+            max_pixels: 100_000_000,
+            max_bytes: 50_000_000,
+            max_svg_bytes: 10_000_000,
+            max_text_chars: 1000,
+        }
     }
 }
 
@@ -40,15 +45,23 @@ pub struct Decoded {
 /// Format and dimensions from the header alone.
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<(ImageFormat, u32, u32), String> {
     if bytes.len() as u64 > limits.max_bytes {
-        return Err(format!("the file is {} bytes; the limit is {}", bytes.len(), limits.max_bytes));
+        return Err(format!(
+            "the file is {} bytes; the limit is {}",
+            bytes.len(),
+            limits.max_bytes
+        ));
     }
-    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
     let format = match reader.format() {
         Some(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
         Some(f) => return Err(format!("{f:?} images are not accepted; use PNG or JPEG")),
         None => return Err("not a PNG or JPEG image".to_string()),
     };
-    let (w, h) = reader.into_dimensions().map_err(|e| format!("unreadable {format:?} header: {e}"))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| format!("unreadable {format:?} header: {e}"))?;
     check_pixels(w, h, limits)?;
     Ok((format, w, h))
 }
@@ -73,7 +86,9 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, String> {
     let (format, w, h) = probe(bytes, limits)?;
     // A JPEG cut off mid-upload still decodes, padded with grey; it must not print.
     if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
-        return Err(format!("corrupt or truncated {format:?}: the end-of-image marker is missing"));
+        return Err(format!(
+            "corrupt or truncated {format:?}: the end-of-image marker is missing"
+        ));
     }
     let mut reader = ImageReader::new(Cursor::new(bytes));
     reader.set_format(format);
@@ -83,9 +98,14 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, String> {
     // RGBA16 is the widest decode; leave room for one conversion copy.
     lim.max_alloc = Some(w as u64 * h as u64 * 8 * 2 + (1 << 20));
     reader.limits(lim);
-    let mut decoder = reader.into_decoder().map_err(|e| format!("unreadable {format:?}: {e}"))?;
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| format!("corrupt or truncated {format:?}: {e}"))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| format!("unreadable {format:?}: {e}"))?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder)
+        .map_err(|e| format!("corrupt or truncated {format:?}: {e}"))?;
     img.apply_orientation(orientation);
     let (width, height) = (img.width(), img.height());
     let pixels = if img.color().has_alpha() {
@@ -95,12 +115,18 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, String> {
     } else {
         Pixels::Rgb8(img.into_rgb8().into_raw())
     };
-    Ok(Decoded { width, height, pixels })
+    Ok(Decoded {
+        width,
+        height,
+        pixels,
+    })
 }
 
 /// True when an end-of-image marker (FF D9) follows the first start-of-scan (FF DA).
 fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else { return false };
+    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else {
+        return false;
+    };
     bytes[sos..].windows(2).rev().any(|w| w == [0xFF, 0xD9])
 }
 
@@ -116,7 +142,12 @@ pub fn premultiply_row(rgba: &mut [u8]) {
     if n == 0 {
         return;
     }
-    match fast_image_resize::images::Image::from_slice_u8(n as u32, 1, &mut rgba[..n * 4], fast_image_resize::PixelType::U8x4) {
+    match fast_image_resize::images::Image::from_slice_u8(
+        n as u32,
+        1,
+        &mut rgba[..n * 4],
+        fast_image_resize::PixelType::U8x4,
+    ) {
         Ok(mut row) => {
             // Only fails for a pixel type mismatch, which cannot happen here.
             let _ = fast_image_resize::MulDiv::default().multiply_alpha_inplace(&mut row);

@@ -26,7 +26,7 @@ pub use fonts::FontLibrary;
 pub use image_io::{Decoded, Limits, Pixels, decode as decode_image};
 pub use output::{OutputInfo, PrintFormat};
 pub use preflight::{Finding, Preflight, Severity};
-pub use render::{Input, Rendered, RenderRecord, Scale, Template};
+pub use render::{Input, RenderRecord, Rendered, Scale, Template};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -43,7 +43,11 @@ pub enum RenderError {
     Manifest(#[from] template::ManifestError),
     /// A template file is missing, unreadable or invalid.
     #[error("template {template}: {file}: {reason}")]
-    Asset { template: String, file: String, reason: String },
+    Asset {
+        template: String,
+        file: String,
+        reason: String,
+    },
     /// A customer photo is missing, too large, corrupt or of an unsupported kind.
     #[error("photo for field `{field}`: {reason}")]
     Photo { field: String, reason: String },
@@ -117,7 +121,11 @@ pub struct Renderer {
 impl Renderer {
     /// A renderer that decodes template assets for every render (one render per process).
     pub fn new(fonts: Arc<FontLibrary>, limits: Limits) -> Self {
-        Renderer { fonts, limits, cache: None }
+        Renderer {
+            fonts,
+            limits,
+            cache: None,
+        }
     }
 
     /// A renderer that keeps decoded template assets between renders.

@@ -3,13 +3,13 @@
 //! output's size and SHA-256 go into the render record.
 
 use crate::composite::div255;
+use crate::digest::Sha256;
 use crate::render::{Rendered, Template};
 use crate::{RenderError, Renderer, image_io};
 use encoder::{JpegOptions, PngCompression, PngOptions, Subsampling};
 use fast_image_resize as fr;
 use resvg::tiny_skia;
 use serde::Serialize;
-use crate::digest::Sha256;
 use std::io::Write;
 use template::Blend;
 
@@ -58,20 +58,38 @@ fn hashed<W: Write>(
     height: u32,
     f: impl FnOnce(&mut Hashing<W>) -> Result<(), RenderError>,
 ) -> Result<OutputInfo, RenderError> {
-    let mut h = Hashing { inner: out, hasher: Sha256::default(), bytes: 0 };
+    let mut h = Hashing {
+        inner: out,
+        hasher: Sha256::default(),
+        bytes: 0,
+    };
     f(&mut h)?;
     h.flush()?;
-    Ok(OutputInfo { format, width, height, bytes: h.bytes, sha256: h.hasher.finish_hex() })
+    Ok(OutputInfo {
+        format,
+        width,
+        height,
+        bytes: h.bytes,
+        sha256: h.hasher.finish_hex(),
+    })
 }
 
 /// Scales a premultiplied canvas to `w` x `h` with Lanczos3.
-pub(crate) fn downscale(src: &tiny_skia::Pixmap, w: u32, h: u32) -> Result<tiny_skia::Pixmap, RenderError> {
+pub(crate) fn downscale(
+    src: &tiny_skia::Pixmap,
+    w: u32,
+    h: u32,
+) -> Result<tiny_skia::Pixmap, RenderError> {
     let size_err = || RenderError::Size(format!("{w} x {h}"));
     let img = fr::images::ImageRef::new(src.width(), src.height(), src.data(), fr::PixelType::U8x4)
         .map_err(|e| RenderError::Size(e.to_string()))?;
     let mut dst = fr::images::Image::new(w, h, fr::PixelType::U8x4);
-    let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3)).use_alpha(false);
-    fr::Resizer::new().resize(&img, &mut dst, &opts).map_err(|e| RenderError::Size(e.to_string()))?;
+    let opts = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
+        .use_alpha(false);
+    fr::Resizer::new()
+        .resize(&img, &mut dst, &opts)
+        .map_err(|e| RenderError::Size(e.to_string()))?;
     let mut data = dst.into_vec();
     // Lanczos overshoots; premultiplied colour must never exceed its alpha.
     for p in data.chunks_exact_mut(4) {
@@ -80,7 +98,11 @@ pub(crate) fn downscale(src: &tiny_skia::Pixmap, w: u32, h: u32) -> Result<tiny_
         p[1] = p[1].min(a);
         p[2] = p[2].min(a);
     }
-    tiny_skia::Pixmap::from_vec(data, tiny_skia::IntSize::from_wh(w, h).ok_or_else(size_err)?).ok_or_else(size_err)
+    tiny_skia::Pixmap::from_vec(
+        data,
+        tiny_skia::IntSize::from_wh(w, h).ok_or_else(size_err)?,
+    )
+    .ok_or_else(size_err)
 }
 
 impl Rendered {
@@ -90,13 +112,26 @@ impl Rendered {
     }
 
     /// Writes the print file. (Record it with [`Rendered::record_output`] as "print".)
-    pub fn write_print<W: Write>(&self, format: PrintFormat, out: W) -> Result<OutputInfo, RenderError> {
+    pub fn write_print<W: Write>(
+        &self,
+        format: PrintFormat,
+        out: W,
+    ) -> Result<OutputInfo, RenderError> {
         let (w, h) = (self.canvas.width(), self.canvas.height());
         let dpi = self.record.dpi.round().max(1.0);
         let data = self.canvas.data();
         let info = match format {
             PrintFormat::Png(compression) => hashed(out, "png", w, h, |o| {
-                encoder::write_png(o, w, h, data, &PngOptions { compression, dpi: dpi as u32 })?;
+                encoder::write_png(
+                    o,
+                    w,
+                    h,
+                    data,
+                    &PngOptions {
+                        compression,
+                        dpi: dpi as u32,
+                    },
+                )?;
                 Ok(())
             })?,
             PrintFormat::Jpeg { quality } => hashed(out, "jpeg", w, h, |o| {
@@ -131,15 +166,32 @@ impl Rendered {
     }
 
     /// Writes the mockup (JPEG q88). None when the template has none.
-    pub fn write_mockup<W: Write>(&self, r: &Renderer, t: &Template, out: W) -> Result<Option<OutputInfo>, RenderError> {
-        let Some(pm) = self.mockup(r, t)? else { return Ok(None) };
+    pub fn write_mockup<W: Write>(
+        &self,
+        r: &Renderer,
+        t: &Template,
+        out: W,
+    ) -> Result<Option<OutputInfo>, RenderError> {
+        let Some(pm) = self.mockup(r, t)? else {
+            return Ok(None);
+        };
         write_jpeg_pixmap(&pm, 88, Subsampling::S420, out).map(Some)
     }
 
     /// The design on the product photo, at the photo's size.
-    pub fn mockup(&self, r: &Renderer, t: &Template) -> Result<Option<tiny_skia::Pixmap>, RenderError> {
-        let Some(m) = &t.manifest().mockup else { return Ok(None) };
-        let err = |reason: String| RenderError::Asset { template: t.manifest().id.clone(), file: m.photo.clone(), reason };
+    pub fn mockup(
+        &self,
+        r: &Renderer,
+        t: &Template,
+    ) -> Result<Option<tiny_skia::Pixmap>, RenderError> {
+        let Some(m) = &t.manifest().mockup else {
+            return Ok(None);
+        };
+        let err = |reason: String| RenderError::Asset {
+            template: t.manifest().id.clone(),
+            file: m.photo.clone(),
+            reason,
+        };
         let bytes = std::fs::read(t.dir().join(&m.photo)).map_err(|e| err(e.to_string()))?;
         let photo = image_io::decode(&bytes, r.limits()).map_err(err)?;
         let (pw, ph) = (photo.width, photo.height);
@@ -189,16 +241,29 @@ impl Rendered {
                 }
             }
         }
-        let pm = tiny_skia::Pixmap::from_vec(base, tiny_skia::IntSize::from_wh(pw, ph).ok_or_else(|| err("empty photo".into()))?)
-            .ok_or_else(|| err("empty photo".into()))?;
+        let pm = tiny_skia::Pixmap::from_vec(
+            base,
+            tiny_skia::IntSize::from_wh(pw, ph).ok_or_else(|| err("empty photo".into()))?,
+        )
+        .ok_or_else(|| err("empty photo".into()))?;
         Ok(Some(pm))
     }
 }
 
-fn write_jpeg_pixmap<W: Write>(pm: &tiny_skia::Pixmap, quality: u8, subsampling: Subsampling, out: W) -> Result<OutputInfo, RenderError> {
+fn write_jpeg_pixmap<W: Write>(
+    pm: &tiny_skia::Pixmap,
+    quality: u8,
+    subsampling: Subsampling,
+    out: W,
+) -> Result<OutputInfo, RenderError> {
     let (w, h) = (pm.width(), pm.height());
     hashed(out, "jpeg", w, h, |o| {
-        let opts = JpegOptions { quality, dpi: 72, background: [255, 255, 255], subsampling };
+        let opts = JpegOptions {
+            quality,
+            dpi: 72,
+            background: [255, 255, 255],
+            subsampling,
+        };
         encoder::write_jpeg(o, w, h, pm.data(), &opts)?;
         Ok(())
     })

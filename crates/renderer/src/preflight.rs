@@ -35,11 +35,15 @@ impl Preflight {
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity == Severity::Error)
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
     }
 
     pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity == Severity::Warning)
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
     }
 
     /// Findings with this code.

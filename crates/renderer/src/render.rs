@@ -5,6 +5,7 @@
 //! and mockups at a lower scale of the same layout, so what the merchant sees is what prints.
 
 use crate::composite::{self, Target};
+use crate::digest::sha256_hex;
 use crate::image_io::{self, Decoded, Pixels};
 use crate::preflight::{Preflight, Severity};
 use crate::text::{self, LaidText, TextJob};
@@ -14,13 +15,12 @@ use rayon::prelude::*;
 use resvg::tiny_skia;
 use serde::Serialize;
 use serde_json::json;
-use crate::digest::sha256_hex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use template::{
-    ColorSpec, FieldIssueKind, FieldKind, Fit, LayerKind, Manifest, Mask, Placement, Rect, Rgba, Values,
-    check_values,
+    ColorSpec, FieldIssueKind, FieldKind, Fit, LayerKind, Manifest, Mask, Placement, Rect, Rgba,
+    Values, check_values,
 };
 
 /// A loaded template: its manifest, parsed SVGs and raw asset bytes.
@@ -52,19 +52,30 @@ impl Template {
     /// SHA-256 of every asset file.
     pub fn asset_hashes(&self) -> &BTreeMap<String, String> {
         self.hashes.get_or_init(|| {
-            self.files.par_iter().map(|(k, v)| (k.clone(), sha256_hex(v))).collect()
+            self.files
+                .par_iter()
+                .map(|(k, v)| (k.clone(), sha256_hex(v)))
+                .collect()
         })
     }
 
     fn asset_err(&self, file: &str, reason: impl Into<String>) -> RenderError {
-        RenderError::Asset { template: self.manifest.id.clone(), file: file.to_string(), reason: reason.into() }
+        RenderError::Asset {
+            template: self.manifest.id.clone(),
+            file: file.to_string(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn load(r: &Renderer, dir: &Path) -> Result<Template, RenderError> {
         let manifest_path = dir.join("template.toml");
         let display = manifest_path.display().to_string();
         let text = std::fs::read(&manifest_path).map_err(|e| {
-            RenderError::Manifest(template::ManifestError { file: display.clone(), location: String::new(), message: e.to_string() })
+            RenderError::Manifest(template::ManifestError {
+                file: display.clone(),
+                location: String::new(),
+                message: e.to_string(),
+            })
         })?;
         let text = String::from_utf8(text).map_err(|e| {
             RenderError::Manifest(template::ManifestError {
@@ -89,27 +100,47 @@ impl Template {
                 return Err(RenderError::Manifest(template::ManifestError {
                     file: display.clone(),
                     location: format!("layer `{}`.font", l.id),
-                    message: format!("font family `{}` is not in the font folder {}", slot.font, r.fonts.dir().display()),
+                    message: format!(
+                        "font family `{}` is not in the font folder {}",
+                        slot.font,
+                        r.fonts.dir().display()
+                    ),
                 }));
             }
         }
-        let root = dir.canonicalize().map_err(|e| t.asset_err(".", e.to_string()))?;
-        let files: Vec<String> = t.manifest.asset_files().into_iter().map(str::to_string).collect();
+        let root = dir
+            .canonicalize()
+            .map_err(|e| t.asset_err(".", e.to_string()))?;
+        let files: Vec<String> = t
+            .manifest
+            .asset_files()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         for file in files {
             let path = dir.join(&file);
-            let canonical = path.canonicalize().map_err(|e| t.asset_err(&file, e.to_string()))?;
+            let canonical = path
+                .canonicalize()
+                .map_err(|e| t.asset_err(&file, e.to_string()))?;
             if !canonical.starts_with(&root) {
                 return Err(t.asset_err(&file, "points outside the template folder"));
             }
-            let len = std::fs::metadata(&canonical).map_err(|e| t.asset_err(&file, e.to_string()))?.len();
+            let len = std::fs::metadata(&canonical)
+                .map_err(|e| t.asset_err(&file, e.to_string()))?
+                .len();
             let is_svg = file.to_ascii_lowercase().ends_with(".svg");
-            let limit = if is_svg { r.limits.max_svg_bytes } else { r.limits.max_bytes };
+            let limit = if is_svg {
+                r.limits.max_svg_bytes
+            } else {
+                r.limits.max_bytes
+            };
             if len > limit {
                 return Err(t.asset_err(&file, format!("{len} bytes; the limit is {limit}")));
             }
             let bytes = std::fs::read(&canonical).map_err(|e| t.asset_err(&file, e.to_string()))?;
             if is_svg {
-                let tree = svg::parse(&bytes, dir, &r.fonts, &r.limits).map_err(|e| t.asset_err(&file, e))?;
+                let tree = svg::parse(&bytes, dir, &r.fonts, &r.limits)
+                    .map_err(|e| t.asset_err(&file, e))?;
                 t.svgs.insert(file.clone(), Arc::new(tree));
             } else {
                 image_io::probe(&bytes, &r.limits).map_err(|e| t.asset_err(&file, e))?;
@@ -119,10 +150,18 @@ impl Template {
         // Slots placed by SVG element id: check the ids exist now, not at the first order.
         for l in &t.manifest.layers {
             if let Placement::SvgElement { layer, element } = &l.placement {
-                let tree = t.svg_of_layer(layer).ok_or_else(|| t.asset_err(layer, "not an SVG layer"))?;
+                let tree = t
+                    .svg_of_layer(layer)
+                    .ok_or_else(|| t.asset_err(layer, "not an SVG layer"))?;
                 if svg::element_box(tree, element).is_none() {
                     let file = svg_file(&t.manifest, layer).unwrap_or_default();
-                    return Err(t.asset_err(&file, format!("has no element with id `{element}` (used by layer `{}`)", l.id)));
+                    return Err(t.asset_err(
+                        &file,
+                        format!(
+                            "has no element with id `{element}` (used by layer `{}`)",
+                            l.id
+                        ),
+                    ));
                 }
             }
         }
@@ -130,7 +169,9 @@ impl Template {
     }
 
     fn svg_of_layer(&self, layer_id: &str) -> Option<&usvg::Tree> {
-        svg_file(&self.manifest, layer_id).and_then(|f| self.svgs.get(&f)).map(|t| t.as_ref())
+        svg_file(&self.manifest, layer_id)
+            .and_then(|f| self.svgs.get(&f))
+            .map(|t| t.as_ref())
     }
 
     /// A layer's box in print pixels (scale 1).
@@ -215,11 +256,34 @@ pub struct Rendered {
 enum Prepared {
     Skip,
     /// Premultiplied RGBA at (x, y).
-    Image { rgba: Arc<Vec<u8>>, w: u32, h: u32, x: i64, y: i64, opacity: u8 },
+    Image {
+        rgba: Arc<Vec<u8>>,
+        w: u32,
+        h: u32,
+        x: i64,
+        y: i64,
+        opacity: u8,
+    },
     /// Opaque RGB under an optional coverage mask at (x, y).
-    Photo { rgb: Arc<Vec<u8>>, mask: Option<Vec<u8>>, w: u32, h: u32, x: i64, y: i64, opacity: u8 },
-    Svg { tree: Arc<usvg::Tree>, rect: Rect, opacity: u8 },
-    Fill { color: Rgba, rect: Rect, radius: f64 },
+    Photo {
+        rgb: Arc<Vec<u8>>,
+        mask: Option<Vec<u8>>,
+        w: u32,
+        h: u32,
+        x: i64,
+        y: i64,
+        opacity: u8,
+    },
+    Svg {
+        tree: Arc<usvg::Tree>,
+        rect: Rect,
+        opacity: u8,
+    },
+    Fill {
+        color: Rgba,
+        rect: Rect,
+        radius: f64,
+    },
     Text(Box<LaidText>),
     /// Decoded straight onto the canvas during preparation (the bottom layer, cold).
     Streamed,
@@ -234,7 +298,12 @@ struct LayerOutcome {
 
 impl LayerOutcome {
     fn just(prepared: Prepared) -> Self {
-        LayerOutcome { prepared, preflight: Preflight::default(), fonts: BTreeSet::new(), photo: None }
+        LayerOutcome {
+            prepared,
+            preflight: Preflight::default(),
+            fonts: BTreeSet::new(),
+            photo: None,
+        }
     }
 }
 
@@ -271,19 +340,29 @@ impl Renderer {
         if !(s.is_finite() && s > 0.0 && s <= 4.0) {
             return Err(RenderError::Size(format!("scale {s} is outside (0, 4]")));
         }
-        let (w, h) = (((cw as f64) * s).round().max(1.0) as u32, ((ch as f64) * s).round().max(1.0) as u32);
+        let (w, h) = (
+            ((cw as f64) * s).round().max(1.0) as u32,
+            ((ch as f64) * s).round().max(1.0) as u32,
+        );
         if w as u64 * h as u64 > 400_000_000 {
-            return Err(RenderError::Size(format!("{w} x {h} is over 400 megapixels")));
+            return Err(RenderError::Size(format!(
+                "{w} x {h} is over 400 megapixels"
+            )));
         }
 
         let (values, issues) = check_values(m, &input.values);
         let mut preflight = Preflight::default();
         for i in &issues {
-            let label = m.field(&i.field).map_or(i.field.as_str(), |f| f.label.as_str());
+            let label = m
+                .field(&i.field)
+                .map_or(i.field.as_str(), |f| f.label.as_str());
             let (sev, code, msg, details) = match &i.kind {
-                FieldIssueKind::RequiredMissing => {
-                    (Severity::Error, "required_missing", format!("{label} is required but empty"), json!(null))
-                }
+                FieldIssueKind::RequiredMissing => (
+                    Severity::Error,
+                    "required_missing",
+                    format!("{label} is required but empty"),
+                    json!(null),
+                ),
                 FieldIssueKind::TooLong { length, max_length } => (
                     Severity::Error,
                     "too_long",
@@ -299,7 +378,10 @@ impl Renderer {
                 FieldIssueKind::UnknownField => (
                     Severity::Warning,
                     "unknown_field",
-                    format!("`{}` is not a field of this template and was ignored", i.field),
+                    format!(
+                        "`{}` is not a field of this template and was ignored",
+                        i.field
+                    ),
                     json!(null),
                 ),
             };
@@ -307,10 +389,15 @@ impl Renderer {
         }
         for (k, v) in &values {
             let chars = v.chars().count();
-            if m.field(k).is_some_and(|f| f.kind != FieldKind::Photo) && chars > self.limits.max_text_chars {
+            if m.field(k).is_some_and(|f| f.kind != FieldKind::Photo)
+                && chars > self.limits.max_text_chars
+            {
                 return Err(RenderError::Value {
                     field: k.clone(),
-                    reason: format!("{chars} characters; the renderer accepts at most {}", self.limits.max_text_chars),
+                    reason: format!(
+                        "{chars} characters; the renderer accepts at most {}",
+                        self.limits.max_text_chars
+                    ),
                 });
             }
         }
@@ -318,23 +405,48 @@ impl Renderer {
             return Err(RenderError::Stopped);
         }
 
-        let mut canvas = tiny_skia::Pixmap::new(w, h).ok_or_else(|| RenderError::Size(format!("{w} x {h}")))?;
+        let mut canvas =
+            tiny_skia::Pixmap::new(w, h).ok_or_else(|| RenderError::Size(format!("{w} x {h}")))?;
         if let Some(bg) = pa.background {
             composite::fill(canvas.data_mut(), bg);
         }
 
-        let layers: Vec<&template::Layer> =
-            m.layers.iter().filter(|l| l.show_when.as_ref().is_none_or(|c| c.holds(&values))).collect();
+        let layers: Vec<&template::Layer> = m
+            .layers
+            .iter()
+            .filter(|l| l.show_when.as_ref().is_none_or(|c| c.holds(&values)))
+            .collect();
         let stream_first = pa.background.is_none()
-            && layers.first().is_some_and(|l| self.can_stream(t, l, s, w, h));
+            && layers
+                .first()
+                .is_some_and(|l| self.can_stream(t, l, s, w, h));
 
-        let ctx = PrepareCtx { r: self, t, values: &values, input, s, canvas: (w, h), should_stop };
+        let ctx = PrepareCtx {
+            r: self,
+            t,
+            values: &values,
+            input,
+            s,
+            canvas: (w, h),
+            should_stop,
+        };
         let start = usize::from(stream_first);
         let (streamed, (outcomes, _hashes)) = rayon::join(
-            || if stream_first { self.stream_png(t, layers[0], canvas.data_mut()).map(Some) } else { Ok(None) },
+            || {
+                if stream_first {
+                    self.stream_png(t, layers[0], canvas.data_mut()).map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
             || {
                 rayon::join(
-                    || layers[start..].par_iter().map(|l| ctx.prepare(l)).collect::<Vec<_>>(),
+                    || {
+                        layers[start..]
+                            .par_iter()
+                            .map(|l| ctx.prepare(l))
+                            .collect::<Vec<_>>()
+                    },
                     || t.asset_hashes(),
                 )
             },
@@ -381,7 +493,11 @@ impl Renderer {
             dpi: pa.dpi as f64 * s,
             outputs: BTreeMap::new(),
         };
-        Ok(Rendered { canvas, preflight, record })
+        Ok(Rendered {
+            canvas,
+            preflight,
+            record,
+        })
     }
 
     /// The bottom layer can be decoded row by row straight onto a fresh canvas when it is a
@@ -390,8 +506,12 @@ impl Renderer {
         if self.cache.is_some() || l.recolor.is_some() || l.opacity < 1.0 {
             return false;
         }
-        let LayerKind::Raster { file, .. } = &l.kind else { return false };
-        let Some(bytes) = t.files.get(file) else { return false };
+        let LayerKind::Raster { file, .. } = &l.kind else {
+            return false;
+        };
+        let Some(bytes) = t.files.get(file) else {
+            return false;
+        };
         let (x, y, rw, rh) = px_rect(&t.layer_rect(l).scale(s));
         if (x, y, rw, rh) != (0, 0, w, h) {
             return false;
@@ -407,11 +527,22 @@ impl Renderer {
         }
     }
 
-    fn stream_png(&self, t: &Template, l: &template::Layer, canvas: &mut [u8]) -> Result<(), RenderError> {
-        let LayerKind::Raster { file, .. } = &l.kind else { unreachable!("checked by can_stream") };
+    fn stream_png(
+        &self,
+        t: &Template,
+        l: &template::Layer,
+        canvas: &mut [u8],
+    ) -> Result<(), RenderError> {
+        let LayerKind::Raster { file, .. } = &l.kind else {
+            unreachable!("checked by can_stream")
+        };
         let bytes = &t.files[file];
-        let err = |e: png::DecodingError| t.asset_err(file, format!("corrupt or truncated PNG: {e}"));
-        let mut dec = png::Decoder::new_with_limits(std::io::Cursor::new(bytes.as_slice()), png::Limits { bytes: 1 << 28 });
+        let err =
+            |e: png::DecodingError| t.asset_err(file, format!("corrupt or truncated PNG: {e}"));
+        let mut dec = png::Decoder::new_with_limits(
+            std::io::Cursor::new(bytes.as_slice()),
+            png::Limits { bytes: 1 << 28 },
+        );
         dec.set_transformations(png::Transformations::normalize_to_color8());
         let mut reader = dec.read_info().map_err(err)?;
         let width = reader.info().width as usize;
@@ -441,7 +572,9 @@ impl Renderer {
                         d.copy_from_slice(&[v, v, v, 255]);
                     }
                 }
-                png::ColorType::Indexed => return Err(t.asset_err(file, "unexpected palette output")),
+                png::ColorType::Indexed => {
+                    return Err(t.asset_err(file, "unexpected palette output"));
+                }
             }
         }
         Ok(())
@@ -451,14 +584,24 @@ impl Renderer {
     fn decoded_asset(&self, t: &Template, file: &str) -> Result<Arc<Decoded>, RenderError> {
         let key = (t.dir.display().to_string(), file.to_string());
         if let Some(c) = &self.cache
-            && let Some(d) = c.decoded.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+            && let Some(d) = c
+                .decoded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
         {
             return Ok(d.clone());
         }
-        let bytes = t.files.get(file).ok_or_else(|| t.asset_err(file, "not loaded"))?;
+        let bytes = t
+            .files
+            .get(file)
+            .ok_or_else(|| t.asset_err(file, "not loaded"))?;
         let d = Arc::new(image_io::decode(bytes, &self.limits).map_err(|e| t.asset_err(file, e))?);
         if let Some(c) = &self.cache {
-            c.decoded.lock().unwrap_or_else(|e| e.into_inner()).insert(key, d.clone());
+            c.decoded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, d.clone());
         }
         Ok(d)
     }
@@ -473,19 +616,29 @@ impl Renderer {
         (w, h): (u32, u32),
         vis: Placed,
     ) -> Result<Option<crate::Fitted>, RenderError> {
-        let key = (t.dir.display().to_string(), format!("{file}|{fit:?}|{vis:?}"), w, h);
+        let key = (
+            t.dir.display().to_string(),
+            format!("{file}|{fit:?}|{vis:?}"),
+            w,
+            h,
+        );
         if let Some(c) = &self.cache
             && let Some(v) = c.images.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
         {
             return Ok(Some(v.clone()));
         }
         let d = self.decoded_asset(t, file)?;
-        let Some((rgba, placed)) = fit_image(&d, fit, (w, h), vis, true).map_err(|e| t.asset_err(file, e))? else {
+        let Some((rgba, placed)) =
+            fit_image(&d, fit, (w, h), vis, true).map_err(|e| t.asset_err(file, e))?
+        else {
             return Ok(None);
         };
         let fitted = (Arc::new(rgba), placed);
         if let Some(c) = &self.cache {
-            c.images.lock().unwrap_or_else(|e| e.into_inner()).insert(key, fitted.clone());
+            c.images
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, fitted.clone());
         }
         Ok(Some(fitted))
     }
@@ -521,14 +674,25 @@ impl Renderer {
         vis: Placed,
         as_rgba: bool,
     ) -> Result<Option<crate::Fitted>, String> {
-        let key = (format!("photo:{hash}:{as_rgba}"), format!("{fit:?}|{vis:?}"), w, h);
+        let key = (
+            format!("photo:{hash}:{as_rgba}"),
+            format!("{fit:?}|{vis:?}"),
+            w,
+            h,
+        );
         let cached = self.cache.as_ref().and_then(|c| {
-            c.fitted.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+            c.fitted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .cloned()
         });
         if let Some(hit) = cached {
             return Ok(Some(hit));
         }
-        let Some((v, placed)) = fit_image(d, fit, (w, h), vis, as_rgba)? else { return Ok(None) };
+        let Some((v, placed)) = fit_image(d, fit, (w, h), vis, as_rgba)? else {
+            return Ok(None);
+        };
         let v = Arc::new(v);
         if let Some(c) = &self.cache {
             let mut fitted = c.fitted.lock().unwrap_or_else(|e| e.into_inner());
@@ -566,7 +730,9 @@ impl PrepareCtx<'_> {
         match &l.kind {
             LayerKind::Raster { file, fit } => {
                 let (x, y, w, h) = px_rect(&rect);
-                let Some(vis) = self.visible(x, y, w, h) else { return Ok(LayerOutcome::just(Prepared::Skip)) };
+                let Some(vis) = self.visible(x, y, w, h) else {
+                    return Ok(LayerOutcome::just(Prepared::Skip));
+                };
                 let Some((rgba, placed)) = self.r.fitted_asset(t, file, *fit, (w, h), vis)? else {
                     return Ok(LayerOutcome::just(Prepared::Skip));
                 };
@@ -588,20 +754,40 @@ impl PrepareCtx<'_> {
                 }))
             }
             LayerKind::Svg { file } => {
-                let tree = t.svgs.get(file).cloned().ok_or_else(|| t.asset_err(file, "not loaded"))?;
+                let tree = t
+                    .svgs
+                    .get(file)
+                    .cloned()
+                    .ok_or_else(|| t.asset_err(file, "not loaded"))?;
                 if recolor.is_none() {
-                    return Ok(LayerOutcome::just(Prepared::Svg { tree, rect, opacity }));
+                    return Ok(LayerOutcome::just(Prepared::Svg {
+                        tree,
+                        rect,
+                        opacity,
+                    }));
                 }
                 let (x, y, w, h) = px_rect(&rect);
-                let mut pm = tiny_skia::Pixmap::new(w, h).ok_or_else(|| RenderError::Size(format!("{w} x {h}")))?;
+                let mut pm = tiny_skia::Pixmap::new(w, h)
+                    .ok_or_else(|| RenderError::Size(format!("{w} x {h}")))?;
                 let tr = svg::fit_transform(&tree, 0.0, 0.0, w as f64, h as f64);
                 svg::draw(&tree, tr, &mut pm.as_mut()).map_err(|e| t.asset_err(file, e))?;
                 let mut v = pm.take();
                 composite::recolor(&mut v, recolor.expect("checked"));
-                Ok(LayerOutcome::just(Prepared::Image { rgba: Arc::new(v), w, h, x, y, opacity }))
+                Ok(LayerOutcome::just(Prepared::Image {
+                    rgba: Arc::new(v),
+                    w,
+                    h,
+                    x,
+                    y,
+                    opacity,
+                }))
             }
             LayerKind::Fill { color, radius } => match color.resolve(self.values) {
-                Some(c) => Ok(LayerOutcome::just(Prepared::Fill { color: c, rect, radius: pa.px(*radius) * self.s })),
+                Some(c) => Ok(LayerOutcome::just(Prepared::Fill {
+                    color: c,
+                    rect,
+                    radius: pa.px(*radius) * self.s,
+                })),
                 None => Ok(LayerOutcome::just(Prepared::Skip)),
             },
             LayerKind::Photo(slot) => self.prepare_photo(l, slot, &print_rect, &rect, opacity),
@@ -648,13 +834,21 @@ impl PrepareCtx<'_> {
                 }
                 if !laid.missing.is_empty() {
                     let chars: String = laid.missing.iter().collect();
-                    let codes: Vec<String> = laid.missing.iter().map(|c| format!("U+{:04X}", *c as u32)).collect();
+                    let codes: Vec<String> = laid
+                        .missing
+                        .iter()
+                        .map(|c| format!("U+{:04X}", *c as u32))
+                        .collect();
                     pf.push(
                         Severity::Error,
                         "missing_glyphs",
                         Some(&l.id),
                         field,
-                        format!("no font has {} ({}); they would print as boxes", chars, codes.join(" ")),
+                        format!(
+                            "no font has {} ({}); they would print as boxes",
+                            chars,
+                            codes.join(" ")
+                        ),
                         json!({ "characters": chars, "codepoints": codes }),
                     );
                 }
@@ -662,20 +856,43 @@ impl PrepareCtx<'_> {
                     self.check_area(&mut pf, l, field, &ink.scale(1.0 / self.s), true);
                 }
                 let fonts = laid.fonts_used.clone();
-                Ok(LayerOutcome { prepared: Prepared::Text(Box::new(laid)), preflight: pf, fonts, photo: None })
+                Ok(LayerOutcome {
+                    prepared: Prepared::Text(Box::new(laid)),
+                    preflight: pf,
+                    fonts,
+                    photo: None,
+                })
             }
         }
     }
 
     /// Content in the bleed is cut off; content outside the safe area may be.
-    fn check_area(&self, pf: &mut Preflight, l: &template::Layer, field: Option<&str>, ink: &Rect, is_text: bool) {
+    fn check_area(
+        &self,
+        pf: &mut Preflight,
+        l: &template::Layer,
+        field: Option<&str>,
+        ink: &Rect,
+        is_text: bool,
+    ) {
         let pa = &self.t.manifest.print_area;
         let trim = pa.trim_px();
         let safe = pa.safe_px();
         let what = if is_text { "text" } else { "photo" };
         if pa.bleed > 0.0 && !trim.contains(ink) {
-            let (sev, code) = if is_text { (Severity::Error, "text_in_bleed") } else { (Severity::Warning, "photo_in_bleed") };
-            pf.push(sev, code, Some(&l.id), field, format!("the {what} reaches into the bleed and will be cut off"), json!(null));
+            let (sev, code) = if is_text {
+                (Severity::Error, "text_in_bleed")
+            } else {
+                (Severity::Warning, "photo_in_bleed")
+            };
+            pf.push(
+                sev,
+                code,
+                Some(&l.id),
+                field,
+                format!("the {what} reaches into the bleed and will be cut off"),
+                json!(null),
+            );
         } else if pa.safe_margin > 0.0 && !safe.contains(ink) {
             pf.push(
                 Severity::Warning,
@@ -699,11 +916,17 @@ impl PrepareCtx<'_> {
         let field = slot.field.as_str();
         let Some(bytes) = self.input.photos.get(field) else {
             if self.values.contains_key(field) {
-                return Err(RenderError::Photo { field: field.to_string(), reason: "the photo's bytes were not provided".to_string() });
+                return Err(RenderError::Photo {
+                    field: field.to_string(),
+                    reason: "the photo's bytes were not provided".to_string(),
+                });
             }
             return Ok(LayerOutcome::just(Prepared::Skip)); // empty; required_missing reports it
         };
-        let photo_err = |reason: String| RenderError::Photo { field: field.to_string(), reason };
+        let photo_err = |reason: String| RenderError::Photo {
+            field: field.to_string(),
+            reason,
+        };
         let hash = sha256_hex(bytes);
         let decoded = self.r.decoded_photo(&hash, bytes).map_err(photo_err)?;
         let pa = &self.t.manifest.print_area;
@@ -735,7 +958,10 @@ impl PrepareCtx<'_> {
                 "photo_soft",
                 Some(&l.id),
                 Some(field),
-                format!("the photo prints at {eff:.0} DPI; {:.0} or more looks sharp", slot.warn_dpi),
+                format!(
+                    "the photo prints at {eff:.0} DPI; {:.0} or more looks sharp",
+                    slot.warn_dpi
+                ),
                 details,
             );
         }
@@ -744,8 +970,17 @@ impl PrepareCtx<'_> {
         // Only the part of the box on the canvas is resampled and masked: a box far larger
         // than the canvas costs no more than the canvas.
         let (x, y, w, h) = px_rect(rect);
-        let skip = |pf| Ok(LayerOutcome { prepared: Prepared::Skip, preflight: pf, fonts: BTreeSet::new(), photo: None });
-        let Some(vis) = self.visible(x, y, w, h) else { return skip(pf) };
+        let skip = |pf| {
+            Ok(LayerOutcome {
+                prepared: Prepared::Skip,
+                preflight: pf,
+                fonts: BTreeSet::new(),
+                photo: None,
+            })
+        };
+        let Some(vis) = self.visible(x, y, w, h) else {
+            return skip(pf);
+        };
         let mask = match &slot.mask {
             None => None,
             Some(m) => Some(self.mask(m, (w, h), vis)?),
@@ -753,32 +988,69 @@ impl PrepareCtx<'_> {
         let (vx, vy) = (x + vis.x, y + vis.y);
         let prepared = match (&decoded.pixels, slot.fit) {
             (Pixels::Rgb8(_), Fit::Cover | Fit::Stretch) => {
-                let Some((rgb, _)) = self.r.fitted_photo(&hash, &decoded, slot.fit, (w, h), vis, false).map_err(photo_err)?
+                let Some((rgb, _)) = self
+                    .r
+                    .fitted_photo(&hash, &decoded, slot.fit, (w, h), vis, false)
+                    .map_err(photo_err)?
                 else {
                     return skip(pf);
                 };
-                Prepared::Photo { rgb, mask, w: vis.w, h: vis.h, x: vx, y: vy, opacity }
+                Prepared::Photo {
+                    rgb,
+                    mask,
+                    w: vis.w,
+                    h: vis.h,
+                    x: vx,
+                    y: vy,
+                    opacity,
+                }
             }
             _ => {
                 // Transparent photos and contain-fit: a premultiplied image the size of the
                 // visible box.
-                let Some((fitted, placed)) =
-                    self.r.fitted_photo(&hash, &decoded, slot.fit, (w, h), vis, true).map_err(photo_err)?
+                let Some((fitted, placed)) = self
+                    .r
+                    .fitted_photo(&hash, &decoded, slot.fit, (w, h), vis, true)
+                    .map_err(photo_err)?
                 else {
                     return skip(pf);
                 };
                 let mut boxed = vec![0u8; vis.w as usize * vis.h as usize * 4];
                 {
-                    let mut bt = Target { data: &mut boxed, width: vis.w, height: vis.h };
-                    composite::over_rgba(&mut bt, &fitted, placed.w, placed.h, placed.x - vis.x, placed.y - vis.y, 255);
+                    let mut bt = Target {
+                        data: &mut boxed,
+                        width: vis.w,
+                        height: vis.h,
+                    };
+                    composite::over_rgba(
+                        &mut bt,
+                        &fitted,
+                        placed.w,
+                        placed.h,
+                        placed.x - vis.x,
+                        placed.y - vis.y,
+                        255,
+                    );
                 }
                 if let Some(m) = &mask {
                     composite::apply_mask(&mut boxed, m);
                 }
-                Prepared::Image { rgba: Arc::new(boxed), w: vis.w, h: vis.h, x: vx, y: vy, opacity }
+                Prepared::Image {
+                    rgba: Arc::new(boxed),
+                    w: vis.w,
+                    h: vis.h,
+                    x: vx,
+                    y: vy,
+                    opacity,
+                }
             }
         };
-        Ok(LayerOutcome { prepared, preflight: pf, fonts: BTreeSet::new(), photo: Some((field.to_string(), hash)) })
+        Ok(LayerOutcome {
+            prepared,
+            preflight: pf,
+            fonts: BTreeSet::new(),
+            photo: Some((field.to_string(), hash)),
+        })
     }
 
     /// The part of a `w` x `h` box at (x, y) that lies on the canvas, relative to the box.
@@ -788,7 +1060,12 @@ impl PrepareCtx<'_> {
         let y0 = y.max(0);
         let x1 = (x + w as i64).min(cw as i64);
         let y1 = (y + h as i64).min(ch as i64);
-        (x1 > x0 && y1 > y0).then(|| Placed { x: x0 - x, y: y0 - y, w: (x1 - x0) as u32, h: (y1 - y0) as u32 })
+        (x1 > x0 && y1 > y0).then(|| Placed {
+            x: x0 - x,
+            y: y0 - y,
+            w: (x1 - x0) as u32,
+            h: (y1 - y0) as u32,
+        })
     }
 
     /// The visible part `vis` of a coverage mask for a `w` x `h` box.
@@ -798,7 +1075,8 @@ impl PrepareCtx<'_> {
         match m {
             Mask::Circle | Mask::Rounded { .. } => {
                 let mut mask = tiny_skia::Mask::new(vis.w, vis.h).ok_or_else(size_err)?;
-                let r = tiny_skia::Rect::from_xywh(0.0, 0.0, w as f32, h as f32).ok_or_else(size_err)?;
+                let r = tiny_skia::Rect::from_xywh(0.0, 0.0, w as f32, h as f32)
+                    .ok_or_else(size_err)?;
                 let path = match m {
                     Mask::Circle => tiny_skia::PathBuilder::from_oval(r),
                     Mask::Rounded { radius } => {
@@ -811,11 +1089,15 @@ impl PrepareCtx<'_> {
                 Ok(mask.data().to_vec())
             }
             Mask::Svg { file } => {
-                let tree = self.t.svgs.get(file).ok_or_else(|| self.t.asset_err(file, "not loaded"))?;
+                let tree = self
+                    .t
+                    .svgs
+                    .get(file)
+                    .ok_or_else(|| self.t.asset_err(file, "not loaded"))?;
                 let mut pm = tiny_skia::Pixmap::new(vis.w, vis.h).ok_or_else(size_err)?;
-                let tr = svg::fit_transform(tree, -(vis.x as f64), -(vis.y as f64), w as f64, h as f64);
-                svg::draw(tree, tr, &mut pm.as_mut())
-                    .map_err(|e| self.t.asset_err(file, e))?;
+                let tr =
+                    svg::fit_transform(tree, -(vis.x as f64), -(vis.y as f64), w as f64, h as f64);
+                svg::draw(tree, tr, &mut pm.as_mut()).map_err(|e| self.t.asset_err(file, e))?;
                 Ok(pm.data().chunks_exact(4).map(|p| p[3]).collect())
             }
         }
@@ -862,7 +1144,13 @@ pub(crate) struct Placed {
 /// part `vis` of the box. Returns the pixels and where they sit in the box, or None when the
 /// image does not reach the visible part. `as_rgba` asks for premultiplied RGBA even from an
 /// opaque source; otherwise opaque sources stay RGB.
-fn fit_image(d: &Decoded, fit: Fit, (w, h): (u32, u32), vis: Placed, as_rgba: bool) -> Result<Option<(Vec<u8>, Placed)>, String> {
+fn fit_image(
+    d: &Decoded,
+    fit: Fit,
+    (w, h): (u32, u32),
+    vis: Placed,
+    as_rgba: bool,
+) -> Result<Option<(Vec<u8>, Placed)>, String> {
     let (iw, ih) = (d.width as f64, d.height as f64);
     let (bw, bh) = (w as f64, h as f64);
     // The source rectangle and the box rectangle it maps onto.
@@ -877,7 +1165,10 @@ fn fit_image(d: &Decoded, fit: Fit, (w, h): (u32, u32), vis: Placed, as_rgba: bo
             let s = (bw / iw).min(bh / ih);
             let ow = (iw * s).round().clamp(1.0, bw) as u32;
             let oh = (ih * s).round().clamp(1.0, bh) as u32;
-            ((0.0, 0.0, iw, ih), (((w - ow) / 2) as i64, ((h - oh) / 2) as i64, ow, oh))
+            (
+                (0.0, 0.0, iw, ih),
+                (((w - ow) / 2) as i64, ((h - oh) / 2) as i64, ow, oh),
+            )
         }
     };
     // Intersect the mapped rectangle with the visible part.
@@ -889,7 +1180,12 @@ fn fit_image(d: &Decoded, fit: Fit, (w, h): (u32, u32), vis: Placed, as_rgba: bo
         return Ok(None);
     }
     let (sx, sy) = (crop.2 / ow as f64, crop.3 / oh as f64);
-    let sub = (crop.0 + (x0 - ox) as f64 * sx, crop.1 + (y0 - oy) as f64 * sy, (x1 - x0) as f64 * sx, (y1 - y0) as f64 * sy);
+    let sub = (
+        crop.0 + (x0 - ox) as f64 * sx,
+        crop.1 + (y0 - oy) as f64 * sy,
+        (x1 - x0) as f64 * sx,
+        (y1 - y0) as f64 * sy,
+    );
     let (out_w, out_h) = ((x1 - x0) as u32, (y1 - y0) as u32);
     let (src, pt): (std::borrow::Cow<[u8]>, fr::PixelType) = match (&d.pixels, as_rgba) {
         (Pixels::Rgb8(v), false) => (v.as_slice().into(), fr::PixelType::U8x3),
@@ -902,29 +1198,67 @@ fn fit_image(d: &Decoded, fit: Fit, (w, h): (u32, u32), vis: Placed, as_rgba: bo
         }
         (Pixels::Rgba8(v), _) => (v.as_slice().into(), fr::PixelType::U8x4),
     };
-    let src_img = fr::images::ImageRef::new(d.width, d.height, &src, pt).map_err(|e| e.to_string())?;
+    let src_img =
+        fr::images::ImageRef::new(d.width, d.height, &src, pt).map_err(|e| e.to_string())?;
     let mut dst = fr::images::Image::new(out_w, out_h, pt);
     let opts = fr::ResizeOptions::new()
         .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
         .crop(sub.0, sub.1, sub.2, sub.3)
         .use_alpha(false); // already premultiplied: resample channels independently
-    fr::Resizer::new().resize(&src_img, &mut dst, &opts).map_err(|e| e.to_string())?;
-    Ok(Some((dst.into_vec(), Placed { x: x0, y: y0, w: out_w, h: out_h })))
+    fr::Resizer::new()
+        .resize(&src_img, &mut dst, &opts)
+        .map_err(|e| e.to_string())?;
+    Ok(Some((
+        dst.into_vec(),
+        Placed {
+            x: x0,
+            y: y0,
+            w: out_w,
+            h: out_h,
+        },
+    )))
 }
 
 fn draw(canvas: &mut tiny_skia::Pixmap, p: &Prepared) -> Result<(), RenderError> {
     let (w, h) = (canvas.width(), canvas.height());
     match p {
         Prepared::Skip | Prepared::Streamed => {}
-        Prepared::Image { rgba, w: iw, h: ih, x, y, opacity } => {
-            let mut t = Target { data: canvas.data_mut(), width: w, height: h };
+        Prepared::Image {
+            rgba,
+            w: iw,
+            h: ih,
+            x,
+            y,
+            opacity,
+        } => {
+            let mut t = Target {
+                data: canvas.data_mut(),
+                width: w,
+                height: h,
+            };
             composite::over_rgba(&mut t, rgba, *iw, *ih, *x, *y, *opacity);
         }
-        Prepared::Photo { rgb, mask, w: iw, h: ih, x, y, opacity } => {
-            let mut t = Target { data: canvas.data_mut(), width: w, height: h };
+        Prepared::Photo {
+            rgb,
+            mask,
+            w: iw,
+            h: ih,
+            x,
+            y,
+            opacity,
+        } => {
+            let mut t = Target {
+                data: canvas.data_mut(),
+                width: w,
+                height: h,
+            };
             composite::over_rgb_masked(&mut t, rgb, *iw, *ih, mask.as_deref(), *x, *y, *opacity);
         }
-        Prepared::Svg { tree, rect, opacity } => {
+        Prepared::Svg {
+            tree,
+            rect,
+            opacity,
+        } => {
             let tr = svg::fit_transform(tree, rect.x, rect.y, rect.w, rect.h);
             if *opacity == 255 {
                 svg::draw(tree, tr, &mut canvas.as_mut()).map_err(|e| RenderError::Asset {
@@ -934,30 +1268,55 @@ fn draw(canvas: &mut tiny_skia::Pixmap, p: &Prepared) -> Result<(), RenderError>
                 })?;
             } else {
                 let (x, y, lw, lh) = px_rect(rect);
-                let mut pm = tiny_skia::Pixmap::new(lw, lh).ok_or_else(|| RenderError::Size(format!("{lw} x {lh}")))?;
-                let tr = svg::fit_transform(tree, rect.x - x as f64, rect.y - y as f64, rect.w, rect.h);
+                let mut pm = tiny_skia::Pixmap::new(lw, lh)
+                    .ok_or_else(|| RenderError::Size(format!("{lw} x {lh}")))?;
+                let tr =
+                    svg::fit_transform(tree, rect.x - x as f64, rect.y - y as f64, rect.w, rect.h);
                 svg::draw(tree, tr, &mut pm.as_mut()).map_err(|e| RenderError::Asset {
                     template: String::new(),
                     file: "svg".into(),
                     reason: e,
                 })?;
-                let mut t = Target { data: canvas.data_mut(), width: w, height: h };
+                let mut t = Target {
+                    data: canvas.data_mut(),
+                    width: w,
+                    height: h,
+                };
                 composite::over_rgba(&mut t, pm.data(), lw, lh, x, y, *opacity);
             }
         }
-        Prepared::Fill { color, rect, radius } => {
-            let Some(r) = tiny_skia::Rect::from_xywh(rect.x as f32, rect.y as f32, rect.w as f32, rect.h as f32) else {
+        Prepared::Fill {
+            color,
+            rect,
+            radius,
+        } => {
+            let Some(r) = tiny_skia::Rect::from_xywh(
+                rect.x as f32,
+                rect.y as f32,
+                rect.w as f32,
+                rect.h as f32,
+            ) else {
                 return Ok(());
             };
             if let Some(path) = rounded_rect(r, *radius as f32) {
                 let mut paint = tiny_skia::Paint::default();
                 paint.set_color_rgba8(color.r, color.g, color.b, color.a);
                 paint.anti_alias = true;
-                canvas.fill_path(&path, &paint, tiny_skia::FillRule::Winding, tiny_skia::Transform::identity(), None);
+                canvas.fill_path(
+                    &path,
+                    &paint,
+                    tiny_skia::FillRule::Winding,
+                    tiny_skia::Transform::identity(),
+                    None,
+                );
             }
         }
         Prepared::Text(laid) => {
-            let mut t = Target { data: canvas.data_mut(), width: w, height: h };
+            let mut t = Target {
+                data: canvas.data_mut(),
+                width: w,
+                height: h,
+            };
             text::draw(&mut t, laid);
         }
     }

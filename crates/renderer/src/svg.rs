@@ -12,11 +12,22 @@ use std::sync::Arc;
 use usvg::ImageKind;
 
 /// Parses SVG bytes from a template folder.
-pub fn parse(bytes: &[u8], template_dir: &Path, fonts: &FontLibrary, limits: &Limits) -> Result<usvg::Tree, String> {
+pub fn parse(
+    bytes: &[u8],
+    template_dir: &Path,
+    fonts: &FontLibrary,
+    limits: &Limits,
+) -> Result<usvg::Tree, String> {
     if bytes.len() as u64 > limits.max_svg_bytes {
-        return Err(format!("the SVG is {} bytes; the limit is {}", bytes.len(), limits.max_svg_bytes));
+        return Err(format!(
+            "the SVG is {} bytes; the limit is {}",
+            bytes.len(),
+            limits.max_svg_bytes
+        ));
     }
-    let root: PathBuf = template_dir.canonicalize().map_err(|e| format!("template folder: {e}"))?;
+    let root: PathBuf = template_dir
+        .canonicalize()
+        .map_err(|e| format!("template folder: {e}"))?;
     let limits = *limits;
     let resolver_root = root.clone();
     let options = usvg::Options {
@@ -25,13 +36,15 @@ pub fn parse(bytes: &[u8], template_dir: &Path, fonts: &FontLibrary, limits: &Li
         font_family: "Noto Sans".to_string(),
         image_href_resolver: usvg::ImageHrefResolver {
             // Inline images obey the same size limits as any other image.
-            resolve_data: Box::new(move |_mime: &str, data: Arc<Vec<u8>>, _opts: &usvg::Options| {
-                match crate::image_io::probe(&data, &limits).ok()?.0 {
-                    image::ImageFormat::Png => Some(ImageKind::PNG(data)),
-                    image::ImageFormat::Jpeg => Some(ImageKind::JPEG(data)),
-                    _ => None,
-                }
-            }),
+            resolve_data: Box::new(
+                move |_mime: &str, data: Arc<Vec<u8>>, _opts: &usvg::Options| {
+                    match crate::image_io::probe(&data, &limits).ok()?.0 {
+                        image::ImageFormat::Png => Some(ImageKind::PNG(data)),
+                        image::ImageFormat::Jpeg => Some(ImageKind::JPEG(data)),
+                        _ => None,
+                    }
+                },
+            ),
             resolve_string: Box::new(move |href: &str, _opts: &usvg::Options| {
                 resolve_local_image(&resolver_root, href, &limits)
             }),
@@ -48,7 +61,8 @@ pub fn parse(bytes: &[u8], template_dir: &Path, fonts: &FontLibrary, limits: &Li
 
 /// Only a relative path that stays inside the template folder, to a PNG or JPEG within limits.
 fn resolve_local_image(root: &Path, href: &str, limits: &Limits) -> Option<ImageKind> {
-    if href.contains("://") || href.starts_with('/') || href.starts_with('\\') || href.contains(':') {
+    if href.contains("://") || href.starts_with('/') || href.starts_with('\\') || href.contains(':')
+    {
         return None;
     }
     let path = root.join(href).canonicalize().ok()?;
@@ -68,7 +82,11 @@ fn resolve_local_image(root: &Path, href: &str, limits: &Limits) -> Option<Image
 }
 
 /// Draws a tree over a pixmap with the given transform, turning an engine panic into an error.
-pub fn draw(tree: &usvg::Tree, transform: tiny_skia::Transform, pixmap: &mut tiny_skia::PixmapMut) -> Result<(), String> {
+pub fn draw(
+    tree: &usvg::Tree,
+    transform: tiny_skia::Transform,
+    pixmap: &mut tiny_skia::PixmapMut,
+) -> Result<(), String> {
     catch_unwind(AssertUnwindSafe(|| resvg::render(tree, transform, pixmap)))
         .map_err(|_| "the SVG engine failed while drawing".to_string())
 }
@@ -89,7 +107,12 @@ pub fn fit_transform(tree: &usvg::Tree, x: f64, y: f64, w: f64, h: f64) -> tiny_
 /// The bounding box of element `id`, in the tree's own units.
 pub fn element_box(tree: &usvg::Tree, id: &str) -> Option<(f64, f64, f64, f64)> {
     let r = tree.node_by_id(id)?.abs_bounding_box();
-    Some((r.x() as f64, r.y() as f64, r.width() as f64, r.height() as f64))
+    Some((
+        r.x() as f64,
+        r.y() as f64,
+        r.width() as f64,
+        r.height() as f64,
+    ))
 }
 
 use resvg::tiny_skia;

@@ -3,7 +3,9 @@
 //! (swash). Produces glyph images placed in canvas pixels plus the facts preflight needs.
 
 use crate::fonts::FontLibrary;
-use cosmic_text::{Attrs, Buffer, Family, FontSystem, LayoutGlyph, Metrics, Shaping, Style, Weight, Wrap, fontdb};
+use cosmic_text::{
+    Attrs, Buffer, Family, FontSystem, LayoutGlyph, Metrics, Shaping, Style, Weight, Wrap, fontdb,
+};
 use resvg::tiny_skia;
 use std::collections::BTreeSet;
 use swash::scale::{Render, ScaleContext, Source, StrikeWith, image::Content};
@@ -72,7 +74,10 @@ struct Shaped {
 
 impl Shaped {
     fn width(&self) -> f32 {
-        self.lines.iter().map(|l| l.max_x - l.min_x).fold(0.0, f32::max)
+        self.lines
+            .iter()
+            .map(|l| l.max_x - l.min_x)
+            .fold(0.0, f32::max)
     }
     fn height(&self) -> f32 {
         (self.lines.len().max(1) - 1) as f32 * self.line_height + self.size
@@ -83,24 +88,51 @@ fn attrs(slot: &TextSlot) -> Attrs<'_> {
     Attrs::new()
         .family(Family::Name(&slot.font))
         .weight(Weight(slot.weight))
-        .style(if slot.italic { Style::Italic } else { Style::Normal })
+        .style(if slot.italic {
+            Style::Italic
+        } else {
+            Style::Normal
+        })
 }
 
-fn shape(fs: &mut FontSystem, text: &str, slot: &TextSlot, size: f32, wrap_width: Option<f32>) -> Shaped {
+fn shape(
+    fs: &mut FontSystem,
+    text: &str,
+    slot: &TextSlot,
+    size: f32,
+    wrap_width: Option<f32>,
+) -> Shaped {
     let line_height = size * slot.line_spacing as f32;
     let mut buffer = Buffer::new(fs, Metrics::new(size, line_height));
-    buffer.set_wrap(if wrap_width.is_some() { Wrap::WordOrGlyph } else { Wrap::None });
+    buffer.set_wrap(if wrap_width.is_some() {
+        Wrap::WordOrGlyph
+    } else {
+        Wrap::None
+    });
     buffer.set_size(wrap_width, None);
     let base = attrs(slot);
     let emoji = base.clone().family(Family::Name(EMOJI_FAMILY));
-    let spans = emoji_spans(text).into_iter().map(|(s, is_emoji)| (s, if is_emoji { emoji.clone() } else { base.clone() }));
+    let spans = emoji_spans(text).into_iter().map(|(s, is_emoji)| {
+        (
+            s,
+            if is_emoji {
+                emoji.clone()
+            } else {
+                base.clone()
+            },
+        )
+    });
     buffer.set_rich_text(spans, &base, Shaping::Advanced, None);
     buffer.shape_until_scroll(fs, false);
     let lines = buffer
         .layout_runs()
         .map(|run| {
             let min_x = run.glyphs.iter().map(|g| g.x).fold(f32::INFINITY, f32::min);
-            let max_x = run.glyphs.iter().map(|g| g.x + g.w).fold(f32::NEG_INFINITY, f32::max);
+            let max_x = run
+                .glyphs
+                .iter()
+                .map(|g| g.x + g.w)
+                .fold(f32::NEG_INFINITY, f32::max);
             Line {
                 glyphs: run.glyphs.to_vec(),
                 min_x: if min_x.is_finite() { min_x } else { 0.0 },
@@ -109,7 +141,13 @@ fn shape(fs: &mut FontSystem, text: &str, slot: &TextSlot, size: f32, wrap_width
         })
         .collect();
     let (ascent, descent) = font_metrics(fs, slot);
-    Shaped { lines, size, line_height, ascent, descent }
+    Shaped {
+        lines,
+        size,
+        line_height,
+        ascent,
+        descent,
+    }
 }
 
 /// The colour emoji family: emoji clusters are shaped with it directly, because the generic
@@ -124,7 +162,8 @@ fn emoji_spans(text: &str) -> Vec<(&str, bool)> {
         let first = chars.next().map_or(0, |c| c as u32);
         let pictographic = matches!(first, 0x1F000..=0x1FAFF);
         let requested = g.contains('\u{FE0F}') || (g.contains('\u{200D}') && first >= 0x2000);
-        pictographic || (requested && matches!(first, 0x2000..=0x3300 | 0x1F000..=0x1FAFF))
+        pictographic
+            || (requested && matches!(first, 0x2000..=0x3300 | 0x1F000..=0x1FAFF))
             || (first <= 0x39 && g.contains('\u{20E3}')) // keycaps: 1️⃣
     };
     let mut spans: Vec<(&str, bool)> = Vec::new();
@@ -150,11 +189,19 @@ fn font_metrics(fs: &mut FontSystem, slot: &TextSlot) -> (f32, f32) {
     let query = fontdb::Query {
         families: &[Family::Name(&slot.font)],
         weight: Weight(slot.weight),
-        style: if slot.italic { Style::Italic } else { Style::Normal },
+        style: if slot.italic {
+            Style::Italic
+        } else {
+            Style::Normal
+        },
         stretch: fontdb::Stretch::Normal,
     };
-    let Some(id) = fs.db().query(&query) else { return (0.8, 0.2) };
-    let Some(font) = fs.get_font(id, Weight(slot.weight)) else { return (0.8, 0.2) };
+    let Some(id) = fs.db().query(&query) else {
+        return (0.8, 0.2);
+    };
+    let Some(font) = fs.get_font(id, Weight(slot.weight)) else {
+        return (0.8, 0.2);
+    };
     let m = font.as_swash().metrics(&[]);
     let upem = m.units_per_em.max(1) as f32;
     (m.ascent / upem, m.descent.abs() / upem)
@@ -249,10 +296,20 @@ pub fn render(fonts: &FontLibrary, job: &TextJob) -> LaidText {
                     let s = (g.x - line.min_x) as f64 + g.w as f64 / 2.0 - lw / 2.0;
                     let theta = s / radius;
                     let (px, py, angle) = match curve.side {
-                        ArcSide::Top => (cx + radius * theta.sin(), apex + radius - radius * theta.cos(), theta),
-                        ArcSide::Bottom => (cx + radius * theta.sin(), apex - radius + radius * theta.cos(), -theta),
+                        ArcSide::Top => (
+                            cx + radius * theta.sin(),
+                            apex + radius - radius * theta.cos(),
+                            theta,
+                        ),
+                        ArcSide::Bottom => (
+                            cx + radius * theta.sin(),
+                            apex - radius + radius * theta.cos(),
+                            -theta,
+                        ),
                     };
-                    if let Some(pg) = raster_glyph_rotated(&mut fs, &mut ctx, g, px, py, angle, job.color) {
+                    if let Some(pg) =
+                        raster_glyph_rotated(&mut fs, &mut ctx, g, px, py, angle, job.color)
+                    {
                         glyphs.push(pg);
                     }
                 }
@@ -263,16 +320,37 @@ pub fn render(fonts: &FontLibrary, job: &TextJob) -> LaidText {
         .iter()
         .map(|g| Rect::new(g.x as f64, g.y as f64, g.w as f64, g.h as f64))
         .reduce(|a, b| a.union(&b));
-    LaidText { glyphs, color: job.color, ink, size_px: shaped.size as f64, overflows, missing, fonts_used }
+    LaidText {
+        glyphs,
+        color: job.color,
+        ink,
+        size_px: shaped.size as f64,
+        overflows,
+        missing,
+        fonts_used,
+    }
 }
 
-fn swash_image(fs: &mut FontSystem, ctx: &mut ScaleContext, g: &LayoutGlyph, offset: Vector) -> Option<swash::scale::image::Image> {
+fn swash_image(
+    fs: &mut FontSystem,
+    ctx: &mut ScaleContext,
+    g: &LayoutGlyph,
+    offset: Vector,
+) -> Option<swash::scale::image::Image> {
     let font = fs.get_font(g.font_id, g.font_weight)?;
-    let mut scaler = ctx.builder(font.as_swash()).size(g.font_size).hint(false).build();
-    Render::new(&[Source::ColorOutline(0), Source::ColorBitmap(StrikeWith::BestFit), Source::Outline])
-        .format(Format::Alpha)
-        .offset(offset)
-        .render(&mut scaler, g.glyph_id)
+    let mut scaler = ctx
+        .builder(font.as_swash())
+        .size(g.font_size)
+        .hint(false)
+        .build();
+    Render::new(&[
+        Source::ColorOutline(0),
+        Source::ColorBitmap(StrikeWith::BestFit),
+        Source::Outline,
+    ])
+    .format(Format::Alpha)
+    .offset(offset)
+    .render(&mut scaler, g.glyph_id)
 }
 
 /// Straight-alpha RGBA from swash into premultiplied.
@@ -282,7 +360,13 @@ fn premultiplied(data: &[u8]) -> Vec<u8> {
     v
 }
 
-fn raster_glyph(fs: &mut FontSystem, ctx: &mut ScaleContext, g: &LayoutGlyph, left: f64, baseline: f64) -> Option<PlacedGlyph> {
+fn raster_glyph(
+    fs: &mut FontSystem,
+    ctx: &mut ScaleContext,
+    g: &LayoutGlyph,
+    left: f64,
+    baseline: f64,
+) -> Option<PlacedGlyph> {
     if g.glyph_id == 0 {
         return None;
     }
@@ -299,7 +383,13 @@ fn raster_glyph(fs: &mut FontSystem, ctx: &mut ScaleContext, g: &LayoutGlyph, le
         Content::Color => GlyphPixels::Rgba(premultiplied(&img.data)),
         Content::SubpixelMask => return None,
     };
-    Some(PlacedGlyph { x: ix as i64 + p.left as i64, y: iy as i64 - p.top as i64, w: p.width, h: p.height, pixels })
+    Some(PlacedGlyph {
+        x: ix as i64 + p.left as i64,
+        y: iy as i64 - p.top as i64,
+        w: p.width,
+        h: p.height,
+        pixels,
+    })
 }
 
 /// A glyph whose baseline middle sits at (px, py), turned by `angle` radians (clockwise).
@@ -338,14 +428,20 @@ fn raster_glyph_rotated(
         Content::Color => premultiplied(&img.data),
         Content::SubpixelMask => return None,
     };
-    let src = tiny_skia::Pixmap::from_vec(src_rgba, tiny_skia::IntSize::from_wh(p.width, p.height)?)?;
+    let src =
+        tiny_skia::Pixmap::from_vec(src_rgba, tiny_skia::IntSize::from_wh(p.width, p.height)?)?;
     // In glyph-image coordinates the pen origin is at (-left, top); the baseline middle is
     // half an advance to its right.
     let ox = -(p.left as f64) + g.w as f64 / 2.0;
     let oy = p.top as f64;
     let (sin, cos) = angle.sin_cos();
     // Bounding box of the rotated image around (px, py).
-    let corners = [(0.0, 0.0), (p.width as f64, 0.0), (0.0, p.height as f64), (p.width as f64, p.height as f64)];
+    let corners = [
+        (0.0, 0.0),
+        (p.width as f64, 0.0),
+        (0.0, p.height as f64),
+        (p.width as f64, p.height as f64),
+    ];
     let mut minx = f64::INFINITY;
     let mut miny = f64::INFINITY;
     let mut maxx = f64::NEG_INFINITY;
@@ -365,16 +461,27 @@ fn raster_glyph_rotated(
     let t = tiny_skia::Transform::from_translate((px - x0) as f32, (py - y0) as f32)
         .pre_rotate(angle.to_degrees() as f32)
         .pre_translate(-ox as f32, -oy as f32);
-    let paint = tiny_skia::PixmapPaint { quality: tiny_skia::FilterQuality::Bicubic, ..Default::default() };
+    let paint = tiny_skia::PixmapPaint {
+        quality: tiny_skia::FilterQuality::Bicubic,
+        ..Default::default()
+    };
     dst.draw_pixmap(0, 0, src.as_ref(), &paint, t, None);
-    Some(PlacedGlyph { x: x0 as i64, y: y0 as i64, w, h, pixels: GlyphPixels::Rgba(dst.take()) })
+    Some(PlacedGlyph {
+        x: x0 as i64,
+        y: y0 as i64,
+        w,
+        h,
+        pixels: GlyphPixels::Rgba(dst.take()),
+    })
 }
 
 /// Paints a laid-out text onto the canvas.
 pub fn draw(t: &mut crate::composite::Target, text: &LaidText) {
     for g in &text.glyphs {
         match &g.pixels {
-            GlyphPixels::Coverage(c) => crate::composite::over_coverage(t, c, g.w, g.h, g.x, g.y, text.color),
+            GlyphPixels::Coverage(c) => {
+                crate::composite::over_coverage(t, c, g.w, g.h, g.x, g.y, text.color)
+            }
             GlyphPixels::Rgba(p) => crate::composite::over_rgba(t, p, g.w, g.h, g.x, g.y, 255),
         }
     }
@@ -386,9 +493,15 @@ mod tests {
 
     #[test]
     fn emoji_clusters_are_split_from_text() {
-        assert_eq!(emoji_spans("Love ❤️ you"), vec![("Love ", false), ("❤️", true), (" you", false)]);
+        assert_eq!(
+            emoji_spans("Love ❤️ you"),
+            vec![("Love ", false), ("❤️", true), (" you", false)]
+        );
         assert_eq!(emoji_spans("👨‍👩‍👧‍👦🐶"), vec![("👨‍👩‍👧‍👦🐶", true)]);
-        assert_eq!(emoji_spans("No emoji: ❤ © 1"), vec![("No emoji: ❤ © 1", false)]);
+        assert_eq!(
+            emoji_spans("No emoji: ❤ © 1"),
+            vec![("No emoji: ❤ © 1", false)]
+        );
         assert_eq!(emoji_spans(""), vec![]);
     }
 }

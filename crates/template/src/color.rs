@@ -16,7 +16,12 @@ pub struct Rgba {
 impl Rgba {
     pub const WHITE: Rgba = Rgba::rgb(255, 255, 255);
     pub const BLACK: Rgba = Rgba::rgb(0, 0, 0);
-    pub const TRANSPARENT: Rgba = Rgba { r: 0, g: 0, b: 0, a: 0 };
+    pub const TRANSPARENT: Rgba = Rgba {
+        r: 0,
+        g: 0,
+        b: 0,
+        a: 0,
+    };
 
     pub const fn rgb(r: u8, g: u8, b: u8) -> Self {
         Rgba { r, g, b, a: 255 }
@@ -78,7 +83,15 @@ mod tests {
     fn parses_the_three_hex_forms_and_rejects_the_rest() {
         assert_eq!("#1B2A49".parse(), Ok(Rgba::rgb(0x1B, 0x2A, 0x49)));
         assert_eq!("#fff".parse(), Ok(Rgba::WHITE));
-        assert_eq!("#00000080".parse(), Ok(Rgba { r: 0, g: 0, b: 0, a: 128 }));
+        assert_eq!(
+            "#00000080".parse(),
+            Ok(Rgba {
+                r: 0,
+                g: 0,
+                b: 0,
+                a: 128
+            })
+        );
         for bad in ["1B2A49", "#12345", "#GGGGGG", "", "#", "#ééé"] {
             assert!(bad.parse::<Rgba>().is_err(), "{bad} should be rejected");
         }

@@ -106,7 +106,12 @@ impl Rect {
         self.y + self.h
     }
     pub fn inset(&self, d: f64) -> Rect {
-        Rect::new(self.x + d, self.y + d, (self.w - 2.0 * d).max(0.0), (self.h - 2.0 * d).max(0.0))
+        Rect::new(
+            self.x + d,
+            self.y + d,
+            (self.w - 2.0 * d).max(0.0),
+            (self.h - 2.0 * d).max(0.0),
+        )
     }
     pub fn scale(&self, s: f64) -> Rect {
         Rect::new(self.x * s, self.y * s, self.w * s, self.h * s)
@@ -123,7 +128,12 @@ impl Rect {
     pub fn union(&self, o: &Rect) -> Rect {
         let x = self.x.min(o.x);
         let y = self.y.min(o.y);
-        Rect::new(x, y, self.right().max(o.right()) - x, self.bottom().max(o.bottom()) - y)
+        Rect::new(
+            x,
+            y,
+            self.right().max(o.right()) - x,
+            self.bottom().max(o.bottom()) - y,
+        )
     }
 }
 
@@ -178,7 +188,11 @@ pub enum Mask {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum ColorSpec {
     Fixed(Rgba),
-    ByField { field: String, map: BTreeMap<String, Rgba>, default: Option<Rgba> },
+    ByField {
+        field: String,
+        map: BTreeMap<String, Rgba>,
+        default: Option<Rgba>,
+    },
 }
 
 impl ColorSpec {
@@ -186,9 +200,15 @@ impl ColorSpec {
     pub fn resolve(&self, values: &crate::Values) -> Option<Rgba> {
         match self {
             ColorSpec::Fixed(c) => Some(*c),
-            ColorSpec::ByField { field, map, default } => {
-                values.get(field).and_then(|v| map.get(v)).copied().or(*default)
-            }
+            ColorSpec::ByField {
+                field,
+                map,
+                default,
+            } => values
+                .get(field)
+                .and_then(|v| map.get(v))
+                .copied()
+                .or(*default),
         }
     }
 }
@@ -204,7 +224,9 @@ pub enum Condition {
 impl Condition {
     pub fn field(&self) -> &str {
         match self {
-            Condition::Equals { field, .. } | Condition::In { field, .. } | Condition::Filled { field } => field,
+            Condition::Equals { field, .. }
+            | Condition::In { field, .. }
+            | Condition::Filled { field } => field,
         }
     }
 
@@ -358,11 +380,19 @@ pub struct PhotoSlot {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum LayerKind {
     /// A PNG or JPEG file of the template.
-    Raster { file: String, fit: Fit },
+    Raster {
+        file: String,
+        fit: Fit,
+    },
     /// An SVG file of the template.
-    Svg { file: String },
+    Svg {
+        file: String,
+    },
     /// A solid colour, optionally with rounded corners (radius in manifest units).
-    Fill { color: ColorSpec, radius: f64 },
+    Fill {
+        color: ColorSpec,
+        radius: f64,
+    },
     Photo(PhotoSlot),
     Text(TextSlot),
 }
@@ -422,13 +452,18 @@ impl Manifest {
                     format!("line {line}, column {col}")
                 })
                 .unwrap_or_default();
-            ManifestError { file: file.to_string(), location, message: e.message().trim().to_string() }
+            ManifestError {
+                file: file.to_string(),
+                location,
+                message: e.message().trim().to_string(),
+            }
         })?;
-        raw.into_manifest().map_err(|(location, message)| ManifestError {
-            file: file.to_string(),
-            location,
-            message,
-        })
+        raw.into_manifest()
+            .map_err(|(location, message)| ManifestError {
+                file: file.to_string(),
+                location,
+                message,
+            })
     }
 
     pub fn field(&self, id: &str) -> Option<&Field> {
@@ -447,7 +482,10 @@ impl Manifest {
                 LayerKind::Raster { file, .. } | LayerKind::Svg { file } => {
                     files.insert(file.as_str());
                 }
-                LayerKind::Photo(PhotoSlot { mask: Some(Mask::Svg { file }), .. }) => {
+                LayerKind::Photo(PhotoSlot {
+                    mask: Some(Mask::Svg { file }),
+                    ..
+                }) => {
                     files.insert(file.as_str());
                 }
                 _ => {}
@@ -524,7 +562,11 @@ enum RawKind {
 
 enum RawColor {
     Fixed(Rgba),
-    ByField { field: String, map: BTreeMap<String, Rgba>, default: Option<Rgba> },
+    ByField {
+        field: String,
+        map: BTreeMap<String, Rgba>,
+        default: Option<Rgba>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -543,7 +585,11 @@ impl<'de> Deserialize<'de> for RawColor {
         match toml::Value::deserialize(d)? {
             toml::Value::String(s) => s.parse().map(RawColor::Fixed).map_err(D::Error::custom),
             toml::Value::Table(t) => RawColorByField::deserialize(toml::Value::Table(t))
-                .map(|c| RawColor::ByField { field: c.field, map: c.map, default: c.default })
+                .map(|c| RawColor::ByField {
+                    field: c.field,
+                    map: c.map,
+                    default: c.default,
+                })
                 .map_err(|e| D::Error::custom(e.message())),
             other => Err(D::Error::custom(format!(
                 "a colour is \"#RRGGBB\" or {{ field = \"..\", map = {{ value = \"#RRGGBB\" }} }}, not a {}",
@@ -557,7 +603,15 @@ impl From<RawColor> for ColorSpec {
     fn from(c: RawColor) -> Self {
         match c {
             RawColor::Fixed(c) => ColorSpec::Fixed(c),
-            RawColor::ByField { field, map, default } => ColorSpec::ByField { field, map, default },
+            RawColor::ByField {
+                field,
+                map,
+                default,
+            } => ColorSpec::ByField {
+                field,
+                map,
+                default,
+            },
         }
     }
 }
@@ -582,12 +636,21 @@ impl<'de> Deserialize<'de> for RawMask {
         match toml::Value::deserialize(d)? {
             toml::Value::String(s) => Ok(RawMask::Named(s)),
             toml::Value::Table(t) => match RawMaskTable::deserialize(toml::Value::Table(t)) {
-                Ok(RawMaskTable { rounded: Some(r), svg: None }) => Ok(RawMask::Rounded { rounded: r }),
-                Ok(RawMaskTable { rounded: None, svg: Some(s) }) => Ok(RawMask::Svg { svg: s }),
+                Ok(RawMaskTable {
+                    rounded: Some(r),
+                    svg: None,
+                }) => Ok(RawMask::Rounded { rounded: r }),
+                Ok(RawMaskTable {
+                    rounded: None,
+                    svg: Some(s),
+                }) => Ok(RawMask::Svg { svg: s }),
                 Ok(_) => Err(D::Error::custom(shape)),
                 Err(e) => Err(D::Error::custom(format!("{}; {shape}", e.message()))),
             },
-            other => Err(D::Error::custom(format!("{shape}, not a {}", other.type_str()))),
+            other => Err(D::Error::custom(format!(
+                "{shape}, not a {}",
+                other.type_str()
+            ))),
         }
     }
 }
@@ -669,21 +732,35 @@ fn check_asset_path(loc: &str, path: &str) -> Result<(), Fail> {
         || path.contains(':')
         || path.split(['/', '\\']).any(|part| part == "..");
     if bad {
-        return fail(loc, format!("`{path}` must be a relative path inside the template folder"));
+        return fail(
+            loc,
+            format!("`{path}` must be a relative path inside the template folder"),
+        );
     }
     Ok(())
 }
 
 fn positive(loc: &str, v: f64) -> Result<f64, Fail> {
-    if v.is_finite() && v > 0.0 { Ok(v) } else { fail(loc, format!("must be a positive number, got {v}")) }
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        fail(loc, format!("must be a positive number, got {v}"))
+    }
 }
 
 fn non_negative(loc: &str, v: f64) -> Result<f64, Fail> {
-    if v.is_finite() && v >= 0.0 { Ok(v) } else { fail(loc, format!("must be zero or more, got {v}")) }
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        fail(loc, format!("must be zero or more, got {v}"))
+    }
 }
 
 fn is_identifier(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Parses `Est. {year}` into pieces; `{{` and `}}` are literal braces.
@@ -704,7 +781,12 @@ fn parse_text_template(loc: &str, s: &str) -> Result<Vec<TextPiece>, Fail> {
             '{' => {
                 let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
                 if !is_identifier(&name) {
-                    return fail(loc, format!("`{{{name}}}` is not a field reference (write `{{field_id}}`, or `{{{{` for a brace)"));
+                    return fail(
+                        loc,
+                        format!(
+                            "`{{{name}}}` is not a field reference (write `{{field_id}}`, or `{{{{` for a brace)"
+                        ),
+                    );
                 }
                 if !lit.is_empty() {
                     pieces.push(TextPiece::Literal(std::mem::take(&mut lit)));
@@ -724,7 +806,10 @@ fn parse_text_template(loc: &str, s: &str) -> Result<Vec<TextPiece>, Fail> {
 impl RawManifest {
     fn into_manifest(self) -> Result<Manifest, Fail> {
         if !is_identifier(&self.id) {
-            return fail("id", format!("`{}` must be 1-64 letters, digits, `-` or `_`", self.id));
+            return fail(
+                "id",
+                format!("`{}` must be 1-64 letters, digits, `-` or `_`", self.id),
+            );
         }
         let version = match self.version {
             None => "1".to_string(),
@@ -749,20 +834,32 @@ impl RawManifest {
         };
         let (cw, ch) = print_area.canvas_px();
         if cw == 0 || ch == 0 || (cw as u64) * (ch as u64) > 400_000_000 {
-            return fail("print_area", format!("the canvas would be {cw} x {ch} pixels; it must be 1 to 400 megapixels"));
+            return fail(
+                "print_area",
+                format!("the canvas would be {cw} x {ch} pixels; it must be 1 to 400 megapixels"),
+            );
         }
 
         let mut fields: Vec<Field> = Vec::new();
         for (i, f) in self.fields.into_iter().enumerate() {
             let loc = format!("fields[{i}]");
             if !is_identifier(&f.id) {
-                return fail(format!("{loc}.id"), format!("`{}` must be 1-64 letters, digits, `-` or `_`", f.id));
+                return fail(
+                    format!("{loc}.id"),
+                    format!("`{}` must be 1-64 letters, digits, `-` or `_`", f.id),
+                );
             }
             if fields.iter().any(|g| g.id == f.id) {
-                return fail(format!("{loc}.id"), format!("field `{}` is declared twice", f.id));
+                return fail(
+                    format!("{loc}.id"),
+                    format!("field `{}` is declared twice", f.id),
+                );
             }
             if f.kind == FieldKind::Choice && f.allowed.is_empty() {
-                return fail(format!("{loc}.allowed"), format!("choice field `{}` needs a list of allowed values", f.id));
+                return fail(
+                    format!("{loc}.allowed"),
+                    format!("choice field `{}` needs a list of allowed values", f.id),
+                );
             }
             if f.max_length == Some(0) {
                 return fail(format!("{loc}.max_length"), "must be at least 1");
@@ -771,7 +868,10 @@ impl RawManifest {
                 && !f.allowed.is_empty()
                 && !f.allowed.contains(d)
             {
-                return fail(format!("{loc}.default"), format!("`{d}` is not one of the allowed values"));
+                return fail(
+                    format!("{loc}.default"),
+                    format!("`{d}` is not one of the allowed values"),
+                );
             }
             fields.push(Field {
                 label: f.label.unwrap_or_else(|| f.id.clone()),
@@ -788,13 +888,21 @@ impl RawManifest {
                 .iter()
                 .find(|f| f.id == id)
                 .map(|f| f.kind)
-                .ok_or_else(|| (loc.to_string(), format!("field `{id}` is not declared in [[fields]]")))
+                .ok_or_else(|| {
+                    (
+                        loc.to_string(),
+                        format!("field `{id}` is not declared in [[fields]]"),
+                    )
+                })
         };
         let check_color = |loc: &str, c: &RawColor| -> Result<(), Fail> {
             if let RawColor::ByField { field, map, .. } = c {
                 field_kind(&format!("{loc}.field"), field)?;
                 if map.is_empty() {
-                    return fail(format!("{loc}.map"), "needs at least one value -> colour pair");
+                    return fail(
+                        format!("{loc}.map"),
+                        "needs at least one value -> colour pair",
+                    );
                 }
             }
             Ok(())
@@ -808,10 +916,16 @@ impl RawManifest {
             let loc = format!("layers[{i}]");
             let id = l.id.clone().unwrap_or_else(|| format!("layer{i}"));
             if !is_identifier(&id) {
-                return fail(format!("{loc}.id"), format!("`{id}` must be 1-64 letters, digits, `-` or `_`"));
+                return fail(
+                    format!("{loc}.id"),
+                    format!("`{id}` must be 1-64 letters, digits, `-` or `_`"),
+                );
             }
             if layers.iter().any(|m| m.id == id) {
-                return fail(format!("{loc}.id"), format!("layer id `{id}` is used twice"));
+                return fail(
+                    format!("{loc}.id"),
+                    format!("layer id `{id}` is used twice"),
+                );
             }
             let layer = l.into_layer(&loc, id, &field_kind, &check_color, &layers, &print_area)?;
             layers.push(layer);
@@ -828,7 +942,12 @@ impl RawManifest {
                 if !(0.0..=1.0).contains(&opacity) {
                     return fail("mockup.opacity", "must be between 0 and 1");
                 }
-                Some(Mockup { photo: m.photo, area: Rect::new(x, y, w, h), blend: m.blend, opacity })
+                Some(Mockup {
+                    photo: m.photo,
+                    area: Rect::new(x, y, w, h),
+                    blend: m.blend,
+                    opacity,
+                })
             }
         };
 
@@ -864,7 +983,10 @@ impl RawLayer {
         // Keys that only make sense for some kinds: reject them elsewhere rather than ignore them.
         let only = |key: &str, present: bool, kinds: &[RawKind]| -> Result<(), Fail> {
             if present && !kinds.contains(&self.kind) {
-                return fail(format!("{loc}.{key}"), format!("`{key}` does not apply to a {kind_name} layer"));
+                return fail(
+                    format!("{loc}.{key}"),
+                    format!("`{key}` does not apply to a {kind_name} layer"),
+                );
             }
             Ok(())
         };
@@ -908,21 +1030,39 @@ impl RawLayer {
                 if w > 4.0 * cw || h > 4.0 * ch {
                     return fail(
                         format!("{loc}.box"),
-                        format!("{w} x {h} is more than 4 times the canvas ({cw} x {ch}); is the unit right?"),
+                        format!(
+                            "{w} x {h} is more than 4 times the canvas ({cw} x {ch}); is the unit right?"
+                        ),
                     );
                 }
                 if x >= cw || y >= ch || x + w <= 0.0 || y + h <= 0.0 {
-                    return fail(format!("{loc}.box"), format!("[{x}, {y}, {w}, {h}] lies entirely outside the canvas ({cw} x {ch})"));
+                    return fail(
+                        format!("{loc}.box"),
+                        format!(
+                            "[{x}, {y}, {w}, {h}] lies entirely outside the canvas ({cw} x {ch})"
+                        ),
+                    );
                 }
                 Placement::Box(Rect::new(x, y, w, h))
             }
             (None, Some(from)) => {
                 let Some((layer, element)) = from.split_once('#') else {
-                    return fail(format!("{loc}.box_from"), format!("`{from}` must be `svg_layer_id#element_id`"));
+                    return fail(
+                        format!("{loc}.box_from"),
+                        format!("`{from}` must be `svg_layer_id#element_id`"),
+                    );
                 };
                 match earlier.iter().find(|l| l.id == layer) {
-                    Some(Layer { kind: LayerKind::Svg { .. }, .. }) => {}
-                    Some(_) => return fail(format!("{loc}.box_from"), format!("layer `{layer}` is not an SVG layer")),
+                    Some(Layer {
+                        kind: LayerKind::Svg { .. },
+                        ..
+                    }) => {}
+                    Some(_) => {
+                        return fail(
+                            format!("{loc}.box_from"),
+                            format!("layer `{layer}` is not an SVG layer"),
+                        );
+                    }
                     None => {
                         return fail(
                             format!("{loc}.box_from"),
@@ -931,57 +1071,106 @@ impl RawLayer {
                     }
                 }
                 if element.is_empty() {
-                    return fail(format!("{loc}.box_from"), "the element id after `#` is empty");
+                    return fail(
+                        format!("{loc}.box_from"),
+                        "the element id after `#` is empty",
+                    );
                 }
-                Placement::SvgElement { layer: layer.to_string(), element: element.to_string() }
+                Placement::SvgElement {
+                    layer: layer.to_string(),
+                    element: element.to_string(),
+                }
             }
             (None, None) => match self.kind {
-                Photo | Text => return fail(loc, format!("a {kind_name} layer needs a `box` or a `box_from`")),
+                Photo | Text => {
+                    return fail(
+                        loc,
+                        format!("a {kind_name} layer needs a `box` or a `box_from`"),
+                    );
+                }
                 _ => Placement::Canvas,
             },
         };
 
         let need_file = |file: Option<String>| -> Result<String, Fail> {
-            let file = file.ok_or_else(|| (loc.to_string(), format!("a {kind_name} layer needs a `file`")))?;
+            let file = file.ok_or_else(|| {
+                (
+                    loc.to_string(),
+                    format!("a {kind_name} layer needs a `file`"),
+                )
+            })?;
             check_asset_path(&format!("{loc}.file"), &file)?;
             Ok(file)
         };
 
         let kind = match self.kind {
-            Raster => LayerKind::Raster { file: need_file(self.file)?, fit: self.fit.unwrap_or(Fit::Stretch) },
-            Svg => LayerKind::Svg { file: need_file(self.file)? },
+            Raster => LayerKind::Raster {
+                file: need_file(self.file)?,
+                fit: self.fit.unwrap_or(Fit::Stretch),
+            },
+            Svg => LayerKind::Svg {
+                file: need_file(self.file)?,
+            },
             Fill => {
-                let color = self.color.ok_or_else(|| (loc.to_string(), "a fill layer needs a `color`".to_string()))?;
+                let color = self
+                    .color
+                    .ok_or_else(|| (loc.to_string(), "a fill layer needs a `color`".to_string()))?;
                 check_color(&format!("{loc}.color"), &color)?;
-                LayerKind::Fill { color: color.into(), radius: non_negative(&format!("{loc}.radius"), self.radius.unwrap_or(0.0))? }
+                LayerKind::Fill {
+                    color: color.into(),
+                    radius: non_negative(&format!("{loc}.radius"), self.radius.unwrap_or(0.0))?,
+                }
             }
             Photo => {
-                let field = self.field.ok_or_else(|| (loc.to_string(), "a photo layer needs a `field`".to_string()))?;
+                let field = self.field.ok_or_else(|| {
+                    (loc.to_string(), "a photo layer needs a `field`".to_string())
+                })?;
                 if field_kind(&format!("{loc}.field"), &field)? != FieldKind::Photo {
-                    return fail(format!("{loc}.field"), format!("field `{field}` is not a photo field"));
+                    return fail(
+                        format!("{loc}.field"),
+                        format!("field `{field}` is not a photo field"),
+                    );
                 }
                 let mask = match self.mask {
                     None => None,
                     Some(RawMask::Named(n)) if n == "circle" => Some(Mask::Circle),
                     Some(RawMask::Named(n)) => {
-                        return fail(format!("{loc}.mask"), format!("unknown mask `{n}`; use \"circle\", {{ rounded = R }} or {{ svg = \"file.svg\" }}"));
+                        return fail(
+                            format!("{loc}.mask"),
+                            format!(
+                                "unknown mask `{n}`; use \"circle\", {{ rounded = R }} or {{ svg = \"file.svg\" }}"
+                            ),
+                        );
                     }
-                    Some(RawMask::Rounded { rounded }) => Some(Mask::Rounded { radius: non_negative(&format!("{loc}.mask.rounded"), rounded)? }),
+                    Some(RawMask::Rounded { rounded }) => Some(Mask::Rounded {
+                        radius: non_negative(&format!("{loc}.mask.rounded"), rounded)?,
+                    }),
                     Some(RawMask::Svg { svg }) => {
                         check_asset_path(&format!("{loc}.mask.svg"), &svg)?;
                         Some(Mask::Svg { file: svg })
                     }
                 };
                 let min_dpi = positive(&format!("{loc}.min_dpi"), self.min_dpi.unwrap_or(150.0))?;
-                let warn_dpi = positive(&format!("{loc}.warn_dpi"), self.warn_dpi.unwrap_or(min_dpi.max(200.0)))?;
+                let warn_dpi = positive(
+                    &format!("{loc}.warn_dpi"),
+                    self.warn_dpi.unwrap_or(min_dpi.max(200.0)),
+                )?;
                 if warn_dpi < min_dpi {
                     return fail(format!("{loc}.warn_dpi"), "must not be below min_dpi");
                 }
-                LayerKind::Photo(PhotoSlot { field, fit: self.fit.unwrap_or(Fit::Cover), mask, min_dpi, warn_dpi })
+                LayerKind::Photo(PhotoSlot {
+                    field,
+                    fit: self.fit.unwrap_or(Fit::Cover),
+                    mask,
+                    min_dpi,
+                    warn_dpi,
+                })
             }
             Text => {
                 let content = match (self.field, self.text) {
-                    (Some(_), Some(_)) => return fail(loc, "give either `field` or `text`, not both"),
+                    (Some(_), Some(_)) => {
+                        return fail(loc, "give either `field` or `text`, not both");
+                    }
                     (Some(f), None) => vec![TextPiece::Field(f)],
                     (None, Some(t)) => parse_text_template(&format!("{loc}.text"), &t)?,
                     (None, None) => return fail(loc, "a text layer needs a `field` or a `text`"),
@@ -990,14 +1179,21 @@ impl RawLayer {
                     if let TextPiece::Field(f) = p
                         && field_kind(&format!("{loc}.field"), f)? == FieldKind::Photo
                     {
-                        return fail(format!("{loc}.field"), format!("field `{f}` is a photo field, not text"));
+                        return fail(
+                            format!("{loc}.field"),
+                            format!("field `{f}` is a photo field, not text"),
+                        );
                     }
                 }
                 let size_pt = positive(&format!("{loc}.size"), self.size.unwrap_or(24.0))?;
                 if size_pt > 1000.0 {
-                    return fail(format!("{loc}.size"), format!("{size_pt} pt is over the limit of 1000 pt"));
+                    return fail(
+                        format!("{loc}.size"),
+                        format!("{size_pt} pt is over the limit of 1000 pt"),
+                    );
                 }
-                let min_size_pt = positive(&format!("{loc}.min_size"), self.min_size.unwrap_or(size_pt))?;
+                let min_size_pt =
+                    positive(&format!("{loc}.min_size"), self.min_size.unwrap_or(size_pt))?;
                 if min_size_pt > size_pt {
                     return fail(format!("{loc}.min_size"), "must not be larger than size");
                 }
@@ -1005,16 +1201,28 @@ impl RawLayer {
                 check_color(&format!("{loc}.color"), &color)?;
                 let curve = match self.curve {
                     None => None,
-                    Some(c) => Some(Curve { radius: positive(&format!("{loc}.curve.radius"), c.radius)?, side: c.side }),
+                    Some(c) => Some(Curve {
+                        radius: positive(&format!("{loc}.curve.radius"), c.radius)?,
+                        side: c.side,
+                    }),
                 };
                 let weight = self.weight.unwrap_or(400);
                 if !(1..=1000).contains(&weight) {
-                    return fail(format!("{loc}.weight"), "must be 1..=1000 (400 regular, 700 bold)");
+                    return fail(
+                        format!("{loc}.weight"),
+                        "must be 1..=1000 (400 regular, 700 bold)",
+                    );
                 }
-                let line_spacing = positive(&format!("{loc}.line_spacing"), self.line_spacing.unwrap_or(1.2))?;
+                let line_spacing = positive(
+                    &format!("{loc}.line_spacing"),
+                    self.line_spacing.unwrap_or(1.2),
+                )?;
                 let wrap = self.wrap.unwrap_or(false);
                 if wrap && curve.is_some() {
-                    return fail(loc, "curved text is one line: `wrap` and `curve` do not go together");
+                    return fail(
+                        loc,
+                        "curved text is one line: `wrap` and `curve` do not go together",
+                    );
                 }
                 LayerKind::Text(TextSlot {
                     content,
@@ -1041,10 +1249,21 @@ impl RawLayer {
                 let cloc = format!("{loc}.show_when");
                 field_kind(&format!("{cloc}.field"), &c.field)?;
                 match (c.equals, c.one_of, c.filled) {
-                    (Some(value), None, None) => Some(Condition::Equals { field: c.field, value }),
-                    (None, Some(values), None) => Some(Condition::In { field: c.field, values }),
+                    (Some(value), None, None) => Some(Condition::Equals {
+                        field: c.field,
+                        value,
+                    }),
+                    (None, Some(values), None) => Some(Condition::In {
+                        field: c.field,
+                        values,
+                    }),
                     (None, None, Some(true)) => Some(Condition::Filled { field: c.field }),
-                    _ => return fail(cloc, "give exactly one of `equals = \"v\"`, `in = [..]` or `filled = true`"),
+                    _ => {
+                        return fail(
+                            cloc,
+                            "give exactly one of `equals = \"v\"`, `in = [..]` or `filled = true`",
+                        );
+                    }
                 }
             }
         };
@@ -1056,6 +1275,13 @@ impl RawLayer {
         if !(0.0..=1.0).contains(&opacity) {
             return fail(format!("{loc}.opacity"), "must be between 0 and 1");
         }
-        Ok(Layer { id, kind, placement, show_when, recolor: self.recolor.map(Into::into), opacity })
+        Ok(Layer {
+            id,
+            kind,
+            placement,
+            show_when,
+            recolor: self.recolor.map(Into::into),
+            opacity,
+        })
     }
 }

@@ -39,7 +39,10 @@ pub fn check_values(manifest: &Manifest, values: &Values) -> (Values, Vec<FieldI
         let value = given.or(f.default.as_ref());
         let Some(value) = value else {
             if f.required {
-                issues.push(FieldIssue { field: f.id.clone(), kind: FieldIssueKind::RequiredMissing });
+                issues.push(FieldIssue {
+                    field: f.id.clone(),
+                    kind: FieldIssueKind::RequiredMissing,
+                });
             }
             continue;
         };
@@ -48,12 +51,18 @@ pub fn check_values(manifest: &Manifest, values: &Values) -> (Values, Vec<FieldI
             if let Some(max_length) = f.max_length
                 && length > max_length
             {
-                issues.push(FieldIssue { field: f.id.clone(), kind: FieldIssueKind::TooLong { length, max_length } });
+                issues.push(FieldIssue {
+                    field: f.id.clone(),
+                    kind: FieldIssueKind::TooLong { length, max_length },
+                });
             }
             if !f.allowed.is_empty() && !f.allowed.contains(value) {
                 issues.push(FieldIssue {
                     field: f.id.clone(),
-                    kind: FieldIssueKind::NotAllowed { value: value.clone(), allowed: f.allowed.clone() },
+                    kind: FieldIssueKind::NotAllowed {
+                        value: value.clone(),
+                        allowed: f.allowed.clone(),
+                    },
                 });
             }
         }
@@ -61,7 +70,10 @@ pub fn check_values(manifest: &Manifest, values: &Values) -> (Values, Vec<FieldI
     }
     for k in values.keys() {
         if manifest.field(k).is_none() {
-            issues.push(FieldIssue { field: k.clone(), kind: FieldIssueKind::UnknownField });
+            issues.push(FieldIssue {
+                field: k.clone(),
+                kind: FieldIssueKind::UnknownField,
+            });
         }
     }
     (out, issues)

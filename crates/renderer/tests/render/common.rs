@@ -10,7 +10,9 @@ pub fn root() -> PathBuf {
 
 pub fn fonts() -> Arc<FontLibrary> {
     static FONTS: OnceLock<Arc<FontLibrary>> = OnceLock::new();
-    FONTS.get_or_init(|| Arc::new(FontLibrary::load(&root().join("fonts")).expect("fonts/ loads"))).clone()
+    FONTS
+        .get_or_init(|| Arc::new(FontLibrary::load(&root().join("fonts")).expect("fonts/ loads")))
+        .clone()
 }
 
 pub fn renderer() -> Renderer {
@@ -34,7 +36,12 @@ pub fn input_from_json(_r: &Renderer, t: &Template, path: &Path) -> Input {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let mut input = Input::default();
     for (k, v) in json.as_object().unwrap() {
-        input.values.insert(k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+        input.values.insert(
+            k.clone(),
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string()),
+        );
     }
     for f in &t.manifest().fields {
         if f.kind == template::FieldKind::Photo
@@ -50,9 +57,13 @@ pub fn input_from_json(_r: &Renderer, t: &Template, path: &Path) -> Input {
 /// Loads a fixture and renders its data.json at a scale.
 pub fn render_fixture(name: &str, scale: Scale) -> (Renderer, Template, Rendered) {
     let r = renderer();
-    let t = r.load_template(&fixture(name)).expect("fixture template loads");
+    let t = r
+        .load_template(&fixture(name))
+        .expect("fixture template loads");
     let input = fixture_input(&r, &t, name);
-    let out = r.render(&t, &input, scale, &never).expect("fixture renders");
+    let out = r
+        .render(&t, &input, scale, &never)
+        .expect("fixture renders");
     (r, t, out)
 }
 

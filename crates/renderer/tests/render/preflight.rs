@@ -17,12 +17,23 @@ fn workload_with_photo(file: &str) -> renderer::Rendered {
 fn photo_resolution_is_judged_at_its_printed_size() {
     // 600 px across a 10 in circle: 60 DPI, under the slot's minimum of 150.
     let low = workload_with_photo("pet-small.jpg");
-    let f = low.preflight.with_code("photo_low_dpi").next().expect("photo_low_dpi");
+    let f = low
+        .preflight
+        .with_code("photo_low_dpi")
+        .next()
+        .expect("photo_low_dpi");
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.details["effective_dpi"], 60.0);
     // 1800 px across 10 in: 180 DPI, printable but soft (warning under 200).
     let soft = workload_with_photo("pet.jpg");
-    assert_eq!(soft.preflight.with_code("photo_soft").next().expect("photo_soft").severity, Severity::Warning);
+    assert_eq!(
+        soft.preflight
+            .with_code("photo_soft")
+            .next()
+            .expect("photo_soft")
+            .severity,
+        Severity::Warning
+    );
     assert!(!soft.preflight.has_errors());
     // The workload's own 3024 px photo: 302 DPI, nothing to say. Judged at print size even when
     // rendering a small preview.
@@ -38,7 +49,11 @@ fn an_empty_required_photo_blocks_submission() {
     input.values.remove("photo");
     input.photos.clear();
     let out = r.render(&t, &input, Scale::Dpi(20.0), &never).unwrap();
-    let f = out.preflight.with_code("required_missing").next().expect("required_missing");
+    let f = out
+        .preflight
+        .with_code("required_missing")
+        .next()
+        .expect("required_missing");
     assert_eq!(f.field.as_deref(), Some("photo"));
     assert!(out.preflight.has_errors());
 }
@@ -77,10 +92,30 @@ size = 30
 fn text_in_the_bleed_is_an_error_and_outside_the_safe_area_a_warning() {
     // Canvas is 4.5 in; the trim starts at 0.25 in and the safe area at 0.5 in.
     let in_bleed = bleed_template("[0.0, 2.0, 2.0, 0.5]");
-    assert_eq!(in_bleed.preflight.with_code("text_in_bleed").next().unwrap().severity, Severity::Error);
+    assert_eq!(
+        in_bleed
+            .preflight
+            .with_code("text_in_bleed")
+            .next()
+            .unwrap()
+            .severity,
+        Severity::Error
+    );
     let near_edge = bleed_template("[0.3, 2.0, 2.0, 0.5]");
-    assert_eq!(near_edge.preflight.with_code("outside_safe_area").next().unwrap().severity, Severity::Warning);
+    assert_eq!(
+        near_edge
+            .preflight
+            .with_code("outside_safe_area")
+            .next()
+            .unwrap()
+            .severity,
+        Severity::Warning
+    );
     assert!(!near_edge.preflight.has_errors());
     let centred = bleed_template("[1.0, 2.0, 2.5, 0.5]");
-    assert!(centred.preflight.findings.is_empty(), "{:?}", centred.preflight);
+    assert!(
+        centred.preflight.findings.is_empty(),
+        "{:?}",
+        centred.preflight
+    );
 }

@@ -12,7 +12,9 @@ const CHANNEL_TOLERANCE: u8 = 10;
 const MAX_DIFFERING: f64 = 0.003;
 
 fn reference_path(name: &str) -> PathBuf {
-    root().join("fixtures/reference").join(format!("{name}.png"))
+    root()
+        .join("fixtures/reference")
+        .join(format!("{name}.png"))
 }
 
 fn write_png(path: &std::path::Path, pm: &resvg::tiny_skia::Pixmap) {
@@ -23,7 +25,10 @@ fn write_png(path: &std::path::Path, pm: &resvg::tiny_skia::Pixmap) {
         pm.width(),
         pm.height(),
         pm.data(),
-        &encoder::PngOptions { compression: encoder::PngCompression::Best, dpi: 72 },
+        &encoder::PngOptions {
+            compression: encoder::PngCompression::Best,
+            dpi: 72,
+        },
     )
     .unwrap();
 }
@@ -34,7 +39,11 @@ fn read_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
     let mut reader = dec.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
-    assert_eq!(info.color_type, png::ColorType::Rgba, "references are RGBA8");
+    assert_eq!(
+        info.color_type,
+        png::ColorType::Rgba,
+        "references are RGBA8"
+    );
     buf.truncate(info.buffer_size());
     for p in buf.chunks_exact_mut(4) {
         let a = p[3] as u32;
@@ -53,7 +62,11 @@ fn check(name: &str, dpi: f64) {
         eprintln!("wrote reference {}", path.display());
         return;
     }
-    assert!(path.exists(), "{name}: no reference at {}; run with PRESSROOM_BLESS=1 to create it", path.display());
+    assert!(
+        path.exists(),
+        "{name}: no reference at {}; run with PRESSROOM_BLESS=1 to create it",
+        path.display()
+    );
     let (w, h, expected) = read_png(&path);
     // Round trip the actual image through the same PNG encoding as the reference.
     let diffs = root().join("target/reference-diffs");
@@ -63,7 +76,11 @@ fn check(name: &str, dpi: f64) {
     assert_eq!((aw, ah), (w, h), "{name}: size differs from the reference");
     let mut differing = 0usize;
     let mut diff = resvg::tiny_skia::Pixmap::new(w, h).unwrap();
-    for (i, (a, e)) in actual.chunks_exact(4).zip(expected.chunks_exact(4)).enumerate() {
+    for (i, (a, e)) in actual
+        .chunks_exact(4)
+        .zip(expected.chunks_exact(4))
+        .enumerate()
+    {
         let d = a.iter().zip(e).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
         if d > CHANNEL_TOLERANCE {
             differing += 1;

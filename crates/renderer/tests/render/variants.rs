@@ -45,16 +45,35 @@ fn slots_placed_by_svg_id_land_on_the_element() {
     // photo-slot: x 150..650, y 140..700 of 800 x 1000 units on an 8 x 10 in area at 100 DPI,
     // so 1 unit = 1 px, shifted by the 12.5 px bleed: x 162.5..662.5, y 152.5..712.5.
     let inside = pixel(&out, 412, 432);
-    assert!(inside[..3] != [255, 255, 255], "the photo covers the slot's middle: {inside:?}");
-    assert_ne!(pixel(&out, 412, 156), [255, 255, 255, 255], "the slot's top edge is covered");
-    assert_eq!(pixel(&out, 412, 148), [255, 255, 255, 255], "above the slot stays white");
-    assert_eq!(pixel(&out, 157, 432), [255, 255, 255, 255], "left of the slot stays white");
+    assert!(
+        inside[..3] != [255, 255, 255],
+        "the photo covers the slot's middle: {inside:?}"
+    );
+    assert_ne!(
+        pixel(&out, 412, 156),
+        [255, 255, 255, 255],
+        "the slot's top edge is covered"
+    );
+    assert_eq!(
+        pixel(&out, 412, 148),
+        [255, 255, 255, 255],
+        "above the slot stays white"
+    );
+    assert_eq!(
+        pixel(&out, 157, 432),
+        [255, 255, 255, 255],
+        "left of the slot stays white"
+    );
 }
 
 #[test]
 fn a_choice_outside_its_list_is_a_preflight_error() {
     let out = svg_slots("purple", "hearts");
-    let f = out.preflight.with_code("not_allowed").next().expect("not_allowed");
+    let f = out
+        .preflight
+        .with_code("not_allowed")
+        .next()
+        .expect("not_allowed");
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.field.as_deref(), Some("color"));
 }
