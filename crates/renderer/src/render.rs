@@ -276,6 +276,8 @@ enum Prepared {
     },
     Svg {
         tree: Arc<usvg::Tree>,
+        /// The file, for errors.
+        file: String,
         rect: Rect,
         opacity: u8,
     },
@@ -473,7 +475,7 @@ impl Renderer {
         }
 
         for p in &prepared {
-            draw(&mut canvas, p)?;
+            draw(&mut canvas, p, &m.id)?;
         }
         if should_stop() {
             return Err(RenderError::Stopped);
@@ -762,6 +764,7 @@ impl PrepareCtx<'_> {
                 if recolor.is_none() {
                     return Ok(LayerOutcome::just(Prepared::Svg {
                         tree,
+                        file: file.clone(),
                         rect,
                         opacity,
                     }));
@@ -1180,11 +1183,14 @@ fn fit_image(
         return Ok(None);
     }
     let (sx, sy) = (crop.2 / ow as f64, crop.3 / oh as f64);
+    // Clamped to the image: float rounding must not push the crop a hair past its edge.
+    let sub_x = (crop.0 + (x0 - ox) as f64 * sx).clamp(0.0, iw);
+    let sub_y = (crop.1 + (y0 - oy) as f64 * sy).clamp(0.0, ih);
     let sub = (
-        crop.0 + (x0 - ox) as f64 * sx,
-        crop.1 + (y0 - oy) as f64 * sy,
-        (x1 - x0) as f64 * sx,
-        (y1 - y0) as f64 * sy,
+        sub_x,
+        sub_y,
+        ((x1 - x0) as f64 * sx).min(iw - sub_x),
+        ((y1 - y0) as f64 * sy).min(ih - sub_y),
     );
     let (out_w, out_h) = ((x1 - x0) as u32, (y1 - y0) as u32);
     let (src, pt): (std::borrow::Cow<[u8]>, fr::PixelType) = match (&d.pixels, as_rgba) {
@@ -1219,7 +1225,11 @@ fn fit_image(
     )))
 }
 
-fn draw(canvas: &mut tiny_skia::Pixmap, p: &Prepared) -> Result<(), RenderError> {
+fn draw(
+    canvas: &mut tiny_skia::Pixmap,
+    p: &Prepared,
+    template_id: &str,
+) -> Result<(), RenderError> {
     let (w, h) = (canvas.width(), canvas.height());
     match p {
         Prepared::Skip | Prepared::Streamed => {}
@@ -1256,27 +1266,25 @@ fn draw(canvas: &mut tiny_skia::Pixmap, p: &Prepared) -> Result<(), RenderError>
         }
         Prepared::Svg {
             tree,
+            file,
             rect,
             opacity,
         } => {
+            let err = |reason| RenderError::Asset {
+                template: template_id.to_string(),
+                file: file.clone(),
+                reason,
+            };
             let tr = svg::fit_transform(tree, rect.x, rect.y, rect.w, rect.h);
             if *opacity == 255 {
-                svg::draw(tree, tr, &mut canvas.as_mut()).map_err(|e| RenderError::Asset {
-                    template: String::new(),
-                    file: "svg".into(),
-                    reason: e,
-                })?;
+                svg::draw(tree, tr, &mut canvas.as_mut()).map_err(err)?;
             } else {
                 let (x, y, lw, lh) = px_rect(rect);
                 let mut pm = tiny_skia::Pixmap::new(lw, lh)
                     .ok_or_else(|| RenderError::Size(format!("{lw} x {lh}")))?;
                 let tr =
                     svg::fit_transform(tree, rect.x - x as f64, rect.y - y as f64, rect.w, rect.h);
-                svg::draw(tree, tr, &mut pm.as_mut()).map_err(|e| RenderError::Asset {
-                    template: String::new(),
-                    file: "svg".into(),
-                    reason: e,
-                })?;
+                svg::draw(tree, tr, &mut pm.as_mut()).map_err(err)?;
                 let mut t = Target {
                     data: canvas.data_mut(),
                     width: w,
