@@ -1225,12 +1225,21 @@ fn fit_image(
     )))
 }
 
+/// The whole canvas as a compositing target.
+fn target(canvas: &mut tiny_skia::Pixmap) -> Target<'_> {
+    let (width, height) = (canvas.width(), canvas.height());
+    Target {
+        data: canvas.data_mut(),
+        width,
+        height,
+    }
+}
+
 fn draw(
     canvas: &mut tiny_skia::Pixmap,
     p: &Prepared,
     template_id: &str,
 ) -> Result<(), RenderError> {
-    let (w, h) = (canvas.width(), canvas.height());
     match p {
         Prepared::Skip | Prepared::Streamed => {}
         Prepared::Image {
@@ -1241,11 +1250,7 @@ fn draw(
             y,
             opacity,
         } => {
-            let mut t = Target {
-                data: canvas.data_mut(),
-                width: w,
-                height: h,
-            };
+            let mut t = target(canvas);
             composite::over_rgba(&mut t, rgba, *iw, *ih, *x, *y, *opacity);
         }
         Prepared::Photo {
@@ -1257,11 +1262,7 @@ fn draw(
             y,
             opacity,
         } => {
-            let mut t = Target {
-                data: canvas.data_mut(),
-                width: w,
-                height: h,
-            };
+            let mut t = target(canvas);
             composite::over_rgb_masked(&mut t, rgb, *iw, *ih, mask.as_deref(), *x, *y, *opacity);
         }
         Prepared::Svg {
@@ -1285,11 +1286,7 @@ fn draw(
                 let tr =
                     svg::fit_transform(tree, rect.x - x as f64, rect.y - y as f64, rect.w, rect.h);
                 svg::draw(tree, tr, &mut pm.as_mut()).map_err(err)?;
-                let mut t = Target {
-                    data: canvas.data_mut(),
-                    width: w,
-                    height: h,
-                };
+                let mut t = target(canvas);
                 composite::over_rgba(&mut t, pm.data(), lw, lh, x, y, *opacity);
             }
         }
@@ -1320,11 +1317,7 @@ fn draw(
             }
         }
         Prepared::Text(laid) => {
-            let mut t = Target {
-                data: canvas.data_mut(),
-                width: w,
-                height: h,
-            };
+            let mut t = target(canvas);
             text::draw(&mut t, laid);
         }
     }
