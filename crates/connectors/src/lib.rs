@@ -1,0 +1,6 @@
+//! Adapters between Pressroom and the outside world: store payloads in, provider requests out.
+//!
+//! Each module turns one platform's wire format into the [`domain`] model (and back). The wire
+//! types stay private, so a platform's quirks never leak past its module.
+
+pub mod woocommerce;

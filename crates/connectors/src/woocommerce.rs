@@ -1,0 +1,597 @@
+//! WooCommerce REST API v3 orders (`GET /wp-json/wc/v3/orders/<id>`, list pages, and the body
+//! of `order.*` webhooks, which has the same shape).
+//!
+//! Parsing is lenient about what WooCommerce adds or leaves out across versions (unknown fields
+//! are ignored, missing or `null` optional fields default) and strict about what Pressroom
+//! relies on (ids, quantities, money). Money is exact: WooCommerce sends it as strings, except
+//! line item `price`, a JSON number, which is read from its shortest decimal text and never
+//! used as a float.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use domain::{
+    Address, Attribute, ClientImage, Customer, Decimal, ItemMapping, LineItem, Note, Order,
+    OrderType, Personalization, ShippingLine, StoreStatus, SubmitStatus, Totals,
+};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// Why a WooCommerce payload could not be read. Both variants name the field.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum WooError {
+    /// Not JSON, truncated, or a field of the wrong JSON type. `path` is where, e.g.
+    /// `line_items[1].quantity` (`.` for the document itself).
+    #[error("{}", fmt_field(.path, .message))]
+    Json { path: String, message: String },
+    /// Well-formed JSON with a value Pressroom cannot accept (a negative quantity, money that is
+    /// not a decimal, a missing id).
+    #[error("{}", fmt_field(.field, .message))]
+    Invalid { field: String, message: String },
+}
+
+fn fmt_field(field: &str, message: &str) -> String {
+    if field.is_empty() || field == "." {
+        message.to_owned()
+    } else {
+        format!("{field}: {message}")
+    }
+}
+
+impl WooError {
+    /// Stable code for logs and APIs: "woo_json" or "woo_invalid".
+    pub fn code(&self) -> &'static str {
+        match self {
+            WooError::Json { .. } => "woo_json",
+            WooError::Invalid { .. } => "woo_invalid",
+        }
+    }
+
+    /// The field the error is about.
+    pub fn field(&self) -> &str {
+        match self {
+            WooError::Json { path, .. } => path,
+            WooError::Invalid { field, .. } => field,
+        }
+    }
+
+    fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        WooError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Prefix the field with the position in a list (`[3].line_items[0].id`).
+    fn at_index(self, i: usize) -> Self {
+        match self {
+            WooError::Json { path, message } => WooError::Json {
+                path: format!("[{i}].{path}"),
+                message,
+            },
+            WooError::Invalid { field, message } => WooError::Invalid {
+                field: format!("[{i}].{field}"),
+                message,
+            },
+        }
+    }
+}
+
+/// Parse a WooCommerce REST v3 order (GET /wp-json/wc/v3/orders/<id> shape) into a domain order.
+pub fn parse_order(body: &[u8], mapping: &ItemMapping) -> Result<Order, WooError> {
+    let json::Object(wc) = from_slice(body)?;
+    to_domain(wc, mapping)
+}
+
+/// Parse a page of `GET /wp-json/wc/v3/orders` (a JSON array of orders). Errors name the
+/// element, e.g. `[1].line_items[0].quantity`.
+pub fn parse_orders(body: &[u8], mapping: &ItemMapping) -> Result<Vec<Order>, WooError> {
+    let list: Vec<json::Object<json::Order>> = from_slice(body)?;
+    list.into_iter()
+        .enumerate()
+        .map(|(i, json::Object(wc))| to_domain(wc, mapping).map_err(|e| e.at_index(i)))
+        .collect()
+}
+
+fn from_slice<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WooError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| WooError::Json {
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })?;
+    // Trailing garbage after the document means the body is not what we think it is.
+    de.end().map_err(|e| WooError::Json {
+        path: ".".into(),
+        message: e.to_string(),
+    })?;
+    Ok(value)
+}
+
+fn to_domain(wc: json::Order, mapping: &ItemMapping) -> Result<Order, WooError> {
+    let store_order_id = match wc.id {
+        Some(id) if id > 0 => id,
+        Some(id) => {
+            return Err(WooError::invalid(
+                "id",
+                format!("must be positive, got {id}"),
+            ));
+        }
+        None => return Err(WooError::invalid("id", "missing")),
+    };
+    let number = if wc.number.trim().is_empty() {
+        store_order_id.to_string()
+    } else {
+        wc.number
+    };
+
+    let created_at = date("date_created", &wc.date_created_gmt, &wc.date_created)?;
+    let paid_at = date("date_paid", &wc.date_paid_gmt, &wc.date_paid)?;
+    let modified_at = date("date_modified", &wc.date_modified_gmt, &wc.date_modified)?;
+
+    let billing = address(wc.billing);
+    let shipping = address(wc.shipping);
+    let customer = customer(&billing, &shipping);
+
+    let mut items = Vec::with_capacity(wc.line_items.len());
+    let mut subtotal = Decimal::ZERO;
+    for (i, li) in wc.line_items.into_iter().enumerate() {
+        let field = |name: &str| format!("line_items[{i}].{name}");
+        subtotal += money(&field("subtotal"), &li.subtotal)?;
+        items.push(line_item(li, mapping, field)?);
+    }
+
+    let shipping_lines = wc
+        .shipping_lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Ok(ShippingLine {
+                total: money(&format!("shipping_lines[{i}].total"), &s.total)?,
+                method_id: s.method_id,
+                method_title: s.method_title,
+            })
+        })
+        .collect::<Result<Vec<_>, WooError>>()?;
+
+    let totals = Totals {
+        total: money("total", &wc.total)?,
+        subtotal,
+        shipping_total: money("shipping_total", &wc.shipping_total)?,
+        tax_total: money("total_tax", &wc.total_tax)?,
+        discount_total: money("discount_total", &wc.discount_total)?,
+    };
+
+    let order_type = order_type(&wc.created_via, &items);
+
+    let mut notes = Vec::new();
+    if !wc.customer_note.trim().is_empty() {
+        notes.push(Note {
+            at: created_at.unwrap_or(DateTime::UNIX_EPOCH),
+            author: "customer".into(),
+            text: wc.customer_note,
+            customer_visible: true,
+        });
+    }
+
+    Ok(Order {
+        store_order_id,
+        number,
+        status: StoreStatus::new(wc.status),
+        created_at,
+        paid_at,
+        modified_at,
+        customer,
+        billing,
+        shipping,
+        payment_method: wc.payment_method,
+        payment_method_title: wc.payment_method_title,
+        currency: wc.currency,
+        totals,
+        shipping_lines,
+        items,
+        order_type,
+        submit_status: SubmitStatus::Blank,
+        countdown: domain::Countdown::none(),
+        notes,
+    })
+}
+
+fn line_item(
+    li: json::LineItem,
+    mapping: &ItemMapping,
+    field: impl Fn(&str) -> String,
+) -> Result<LineItem, WooError> {
+    let id = match li.id {
+        Some(id) if id > 0 => id,
+        Some(id) => {
+            return Err(WooError::invalid(
+                field("id"),
+                format!("must be positive, got {id}"),
+            ));
+        }
+        None => return Err(WooError::invalid(field("id"), "missing")),
+    };
+    let quantity = u32::try_from(li.quantity).map_err(|_| {
+        let why = if li.quantity < 0 {
+            "must not be negative"
+        } else {
+            "too large"
+        };
+        WooError::invalid(field("quantity"), format!("{why}, got {}", li.quantity))
+    })?;
+
+    // Keys starting with '_' are WooCommerce's and plugins' hidden bookkeeping.
+    let attributes = li
+        .meta_data
+        .iter()
+        .filter(|m| !m.key.starts_with('_'))
+        .map(|m| Attribute {
+            key: m.key.clone(),
+            value: meta_text(&m.value),
+        })
+        .collect();
+
+    let personalization = mapping
+        .template_for(&li.sku, li.product_id, li.variation_id)
+        .map(|template| {
+            let mut values = BTreeMap::new();
+            for m in &li.meta_data {
+                if let Some(f) = mapping.field_for(&m.key) {
+                    // The first entry for a field wins; later duplicates are plugin echoes.
+                    values
+                        .entry(f.to_owned())
+                        .or_insert_with(|| meta_text(&m.value));
+                }
+            }
+            let client_images = mapping
+                .photo_fields
+                .iter()
+                .filter_map(|f| {
+                    let url = values.get(f)?.trim();
+                    (!url.is_empty()).then(|| ClientImage {
+                        field: f.clone(),
+                        source_url: url.to_owned(),
+                        object_key: None,
+                        sha256: None,
+                    })
+                })
+                .collect();
+            Personalization {
+                template_id: template.to_owned(),
+                values,
+                client_images,
+            }
+        });
+
+    Ok(LineItem {
+        id,
+        price: money(&field("price"), &li.price)?,
+        total: money(&field("total"), &li.total)?,
+        sku: li.sku,
+        product_id: li.product_id,
+        variation_id: li.variation_id,
+        name: li.name,
+        quantity,
+        attributes,
+        personalization,
+    })
+}
+
+/// A meta value as text: strings verbatim, anything else (numbers, arrays, objects that some
+/// plugins store) as compact JSON.
+fn meta_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Money from its decimal text. Missing, `null` and `""` (WooCommerce sends those for absent
+/// amounts) are zero.
+fn money(field: &str, m: &json::Money) -> Result<Decimal, WooError> {
+    let text = m.0.trim();
+    if text.is_empty() {
+        return Ok(Decimal::ZERO);
+    }
+    Decimal::from_str(text)
+        .or_else(|_| Decimal::from_scientific(text))
+        .map_err(|e| WooError::invalid(field, format!("invalid amount {text:?}: {e}")))
+}
+
+/// Prefer the `_gmt` field (naive UTC); else the store-local one, also read as UTC since the
+/// payload does not say the store's offset.
+fn date(
+    field: &str,
+    gmt: &Option<String>,
+    local: &Option<String>,
+) -> Result<Option<DateTime<Utc>>, WooError> {
+    let nonempty = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let (name, text) = match (nonempty(gmt), nonempty(local)) {
+        (Some(t), _) => (format!("{field}_gmt"), t),
+        (None, Some(t)) => (field.to_owned(), t),
+        (None, None) => return Ok(None),
+    };
+    if let Ok(dt) = DateTime::parse_from_rfc3339(&text) {
+        return Ok(Some(dt.with_timezone(&Utc)));
+    }
+    NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f"))
+        .map(|n| Some(n.and_utc()))
+        .map_err(|e| WooError::invalid(name, format!("invalid date {text:?}: {e}")))
+}
+
+fn address(a: json::Address) -> Address {
+    Address {
+        first_name: a.first_name,
+        last_name: a.last_name,
+        company: a.company,
+        address_1: a.address_1,
+        address_2: a.address_2,
+        city: a.city,
+        state: a.state,
+        postcode: a.postcode,
+        country: a.country,
+        email: a.email,
+        phone: a.phone,
+    }
+}
+
+/// Name and email from billing; the place from shipping when the order has a shipping address
+/// (all three fields together, so city and country never come from different addresses).
+fn customer(billing: &Address, shipping: &Address) -> Customer {
+    let has_shipping = [&shipping.city, &shipping.state, &shipping.country]
+        .iter()
+        .any(|s| !s.trim().is_empty());
+    let place = if has_shipping { shipping } else { billing };
+    let name = format!("{} {}", billing.first_name.trim(), billing.last_name.trim())
+        .trim()
+        .to_owned();
+    Customer {
+        name,
+        city: place.city.clone(),
+        state: place.state.clone(),
+        country: place.country.clone(),
+        email: billing.email.clone(),
+    }
+}
+
+/// Marketplace connectors record themselves in `created_via`; only orders placed on the store
+/// with a template are in-app.
+fn order_type(created_via: &str, items: &[LineItem]) -> OrderType {
+    let via: String = created_via
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    if via.contains("amazon") {
+        OrderType::Amazon
+    } else if via.contains("shineon") {
+        OrderType::ShineOn
+    } else if items.iter().any(|i| i.personalization.is_some()) {
+        OrderType::InApp
+    } else {
+        OrderType::Others
+    }
+}
+
+/// The WooCommerce wire format, only the fields Pressroom uses.
+pub(crate) mod json {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub(crate) struct Order {
+        pub id: Option<i64>,
+        #[serde(deserialize_with = "text")]
+        pub number: String,
+        #[serde(deserialize_with = "text")]
+        pub status: String,
+        #[serde(deserialize_with = "text")]
+        pub currency: String,
+        #[serde(deserialize_with = "text")]
+        pub created_via: String,
+        pub date_created: Option<String>,
+        pub date_created_gmt: Option<String>,
+        pub date_modified: Option<String>,
+        pub date_modified_gmt: Option<String>,
+        pub date_paid: Option<String>,
+        pub date_paid_gmt: Option<String>,
+        pub discount_total: Money,
+        pub shipping_total: Money,
+        pub total: Money,
+        pub total_tax: Money,
+        #[serde(deserialize_with = "text")]
+        pub customer_note: String,
+        #[serde(deserialize_with = "or_default")]
+        pub billing: Address,
+        #[serde(deserialize_with = "or_default")]
+        pub shipping: Address,
+        #[serde(deserialize_with = "text")]
+        pub payment_method: String,
+        #[serde(deserialize_with = "text")]
+        pub payment_method_title: String,
+        #[serde(deserialize_with = "or_default")]
+        pub line_items: Vec<LineItem>,
+        #[serde(deserialize_with = "or_default")]
+        pub shipping_lines: Vec<ShippingLine>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub(crate) struct Address {
+        #[serde(deserialize_with = "text")]
+        pub first_name: String,
+        #[serde(deserialize_with = "text")]
+        pub last_name: String,
+        #[serde(deserialize_with = "text")]
+        pub company: String,
+        #[serde(deserialize_with = "text")]
+        pub address_1: String,
+        #[serde(deserialize_with = "text")]
+        pub address_2: String,
+        #[serde(deserialize_with = "text")]
+        pub city: String,
+        #[serde(deserialize_with = "text")]
+        pub state: String,
+        #[serde(deserialize_with = "text")]
+        pub postcode: String,
+        #[serde(deserialize_with = "text")]
+        pub country: String,
+        #[serde(deserialize_with = "text")]
+        pub email: String,
+        #[serde(deserialize_with = "text")]
+        pub phone: String,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub(crate) struct LineItem {
+        pub id: Option<i64>,
+        #[serde(deserialize_with = "text")]
+        pub name: String,
+        #[serde(deserialize_with = "or_default")]
+        pub product_id: i64,
+        #[serde(deserialize_with = "or_default")]
+        pub variation_id: i64,
+        pub quantity: i64,
+        pub subtotal: Money,
+        pub total: Money,
+        #[serde(deserialize_with = "text")]
+        pub sku: String,
+        pub price: Money,
+        #[serde(deserialize_with = "or_default")]
+        pub meta_data: Vec<Meta>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub(crate) struct Meta {
+        #[serde(deserialize_with = "text")]
+        pub key: String,
+        pub value: serde_json::Value,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub(crate) struct ShippingLine {
+        #[serde(deserialize_with = "text")]
+        pub method_id: String,
+        #[serde(deserialize_with = "text")]
+        pub method_title: String,
+        pub total: Money,
+    }
+
+    /// Only a JSON object: serde's derived structs also accept an array of their fields in
+    /// order, which would let `[]` pass for an order with every field missing.
+    pub(crate) struct Object<T>(pub T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+                type Value = T;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                    T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                }
+            }
+            d.deserialize_map(V(std::marker::PhantomData)).map(Object)
+        }
+    }
+
+    /// An amount as the decimal text it was sent as ("29.35", or a JSON number's text);
+    /// "" when absent or null. Parsed to `Decimal` later, where the error can name the field.
+    #[derive(Debug, Default)]
+    pub(crate) struct Money(pub String);
+
+    impl<'de> Deserialize<'de> for Money {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(MoneyVisitor)
+        }
+    }
+
+    struct MoneyVisitor;
+
+    impl serde::de::Visitor<'_> for MoneyVisitor {
+        type Value = Money;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an amount as a string or number")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Money, E> {
+            Ok(Money(v.to_owned()))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Money, E> {
+            Ok(Money(v.to_string()))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Money, E> {
+            Ok(Money(v.to_string()))
+        }
+        /// serde_json has already read the number as the nearest f64; Rust prints the
+        /// shortest text that reads back as that f64, which is the text sent for any price
+        /// with up to 15 significant digits ("12.99", never "12.9900000000000002").
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Money, E> {
+            if v.is_finite() {
+                Ok(Money(v.to_string()))
+            } else {
+                Err(E::custom("amount is not a finite number"))
+            }
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Money, E> {
+            Ok(Money::default())
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Money, E> {
+            Ok(Money::default())
+        }
+    }
+
+    /// `null` is the default: WooCommerce and plugins send null for empty values.
+    fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de> + Default,
+    {
+        Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+    }
+
+    /// A string field that may also arrive as a number (order numbers, SKUs from some
+    /// plugins) or null.
+    fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        d.deserialize_any(TextVisitor)
+    }
+
+    struct TextVisitor;
+
+    impl serde::de::Visitor<'_> for TextVisitor {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+    }
+}

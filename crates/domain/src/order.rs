@@ -1,0 +1,313 @@
+//! The order as Pressroom keeps it, and the rules about rendering, editing, store status
+//! changes and automatic submission.
+
+use crate::{Countdown, Decimal, StatusKind, StoreStatus, SubmitStatus};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where the order came from; only in-app orders submit automatically, the others are
+/// personalized by the merchant in the editor and submitted by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderType {
+    /// Placed on the store with a Pressroom template.
+    InApp,
+    Amazon,
+    ShineOn,
+    #[default]
+    Others,
+}
+
+impl OrderType {
+    /// Same as the serde form: "in_app", "amazon", "shine_on", "others".
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OrderType::InApp => "in_app",
+            OrderType::Amazon => "amazon",
+            OrderType::ShineOn => "shine_on",
+            OrderType::Others => "others",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Address {
+    pub first_name: String,
+    pub last_name: String,
+    pub company: String,
+    pub address_1: String,
+    pub address_2: String,
+    pub city: String,
+    pub state: String,
+    pub postcode: String,
+    pub country: String,
+    pub email: String,
+    pub phone: String,
+}
+
+/// A summary for lists and search; the full addresses are on the order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Customer {
+    pub name: String,
+    pub city: String,
+    pub state: String,
+    pub country: String,
+    pub email: String,
+}
+
+/// Order money in the order's currency, exact.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Totals {
+    pub total: Decimal,
+    pub subtotal: Decimal,
+    pub shipping_total: Decimal,
+    pub tax_total: Decimal,
+    pub discount_total: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShippingLine {
+    pub method_id: String,
+    pub method_title: String,
+    pub total: Decimal,
+}
+
+/// A visible line item option (color, size, a personalization value), as the store shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Attribute {
+    pub key: String,
+    pub value: String,
+}
+
+/// A customer upload for a template photo field.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClientImage {
+    pub field: String,
+    pub source_url: String,
+    /// Set once the image has been fetched into object storage.
+    #[serde(default)]
+    pub object_key: Option<String>,
+    /// Hex SHA-256 of the fetched bytes, set with `object_key`.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+/// What the customer chose for a templated item.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Personalization {
+    pub template_id: String,
+    /// Template field id -> value.
+    pub values: BTreeMap<String, String>,
+    pub client_images: Vec<ClientImage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LineItem {
+    /// The store's line item id.
+    pub id: i64,
+    #[serde(default)]
+    pub sku: String,
+    #[serde(default)]
+    pub product_id: i64,
+    #[serde(default)]
+    pub variation_id: i64,
+    #[serde(default)]
+    pub name: String,
+    pub quantity: u32,
+    #[serde(default)]
+    pub price: Decimal,
+    #[serde(default)]
+    pub total: Decimal,
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
+    #[serde(default)]
+    pub personalization: Option<Personalization>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub at: DateTime<Utc>,
+    pub author: String,
+    pub text: String,
+    pub customer_visible: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Order {
+    pub store_order_id: i64,
+    pub number: String,
+    pub status: StoreStatus,
+    pub created_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub modified_at: Option<DateTime<Utc>>,
+    pub customer: Customer,
+    pub billing: Address,
+    pub shipping: Address,
+    pub payment_method: String,
+    pub payment_method_title: String,
+    pub currency: String,
+    pub totals: Totals,
+    pub shipping_lines: Vec<ShippingLine>,
+    pub items: Vec<LineItem>,
+    pub order_type: OrderType,
+    pub submit_status: SubmitStatus,
+    pub countdown: Countdown,
+    pub notes: Vec<Note>,
+}
+
+/// What a store status update changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub from: StoreStatus,
+    pub to: StoreStatus,
+    pub countdown: CountdownEffect,
+}
+
+/// What a store status update did to the submission countdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountdownEffect {
+    Unchanged,
+    Paused,
+    Resumed,
+    Cleared,
+}
+
+/// Why an action on an order is refused. `code()` is stable for APIs and the UI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum RuleViolation {
+    #[error("order {number} was submitted; its design is locked")]
+    DesignLocked { number: String },
+    #[error("order {number} is {status}; it cannot be rendered")]
+    ClosedOrder { number: String, status: String },
+}
+
+impl RuleViolation {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleViolation::DesignLocked { .. } => "design_locked",
+            RuleViolation::ClosedOrder { .. } => "order_closed",
+        }
+    }
+}
+
+impl Order {
+    /// Items that carry a template personalization.
+    pub fn personalized_items(&self) -> impl Iterator<Item = &LineItem> {
+        self.items.iter().filter(|i| i.personalization.is_some())
+    }
+
+    /// The item with this store line item id.
+    pub fn item(&self, id: i64) -> Option<&LineItem> {
+        self.items.iter().find(|i| i.id == id)
+    }
+
+    /// Rendering is refused once the design is locked (the provider may have the files) and
+    /// for cancelled or refunded orders (nothing will be printed). The lock is checked first.
+    pub fn can_render(&self) -> Result<(), RuleViolation> {
+        if self.submit_status.design_locked() {
+            return Err(RuleViolation::DesignLocked {
+                number: self.number.clone(),
+            });
+        }
+        if matches!(
+            self.status.kind,
+            StatusKind::Cancelled | StatusKind::Refunded
+        ) {
+            // The merchant's own wording, as their store shows it.
+            let status = if self.status.raw.trim().is_empty() {
+                self.status.kind.as_str().to_owned()
+            } else {
+                self.status.raw.clone()
+            };
+            return Err(RuleViolation::ClosedOrder {
+                number: self.number.clone(),
+                status,
+            });
+        }
+        Ok(())
+    }
+
+    /// Editing a personalization follows the same rule as rendering: an edit is only useful
+    /// for a new render.
+    pub fn can_edit(&self) -> Result<(), RuleViolation> {
+        self.can_render()
+    }
+
+    /// The store reported a (possibly) new status. Keeps the raw string verbatim; returns what
+    /// changed; pauses/resumes the countdown (OnHold pauses, leaving OnHold resumes;
+    /// Cancelled/Refunded/Failed clear it). A status the same as now returns None.
+    ///
+    /// "Same" means the identical raw string: a new spelling of the same kind ("on-hold" ->
+    /// "On hold") is stored and reported, with the countdown unchanged.
+    pub fn apply_store_status(&mut self, raw: &str, now: DateTime<Utc>) -> Option<StatusChange> {
+        if raw == self.status.raw {
+            return None;
+        }
+        let to = StoreStatus::new(raw);
+        let from = std::mem::replace(&mut self.status, to.clone());
+        let cd = &mut self.countdown;
+        let effect = if matches!(
+            to.kind,
+            StatusKind::Cancelled | StatusKind::Refunded | StatusKind::Failed
+        ) {
+            // Nothing will be printed: forget the countdown, even a paused one.
+            if cd.is_none() {
+                CountdownEffect::Unchanged
+            } else {
+                cd.clear();
+                CountdownEffect::Cleared
+            }
+        } else if to.kind == StatusKind::OnHold && from.kind != StatusKind::OnHold {
+            if cd.is_running() {
+                cd.pause(now);
+                CountdownEffect::Paused
+            } else {
+                CountdownEffect::Unchanged
+            }
+        } else if from.kind == StatusKind::OnHold && to.kind != StatusKind::OnHold {
+            if cd.is_paused() {
+                cd.resume(now);
+                CountdownEffect::Resumed
+            } else {
+                CountdownEffect::Unchanged
+            }
+        } else {
+            CountdownEffect::Unchanged
+        };
+        Some(StatusChange {
+            from,
+            to,
+            countdown: effect,
+        })
+    }
+
+    /// Start the countdown if this order should auto-submit: order_type InApp, kind
+    /// Processing, submit status Blank, countdown not already set. Returns whether it started.
+    pub fn start_countdown(&mut self, now: DateTime<Utc>, delay: Duration) -> bool {
+        let eligible = self.order_type == OrderType::InApp
+            && self.status.kind == StatusKind::Processing
+            && self.submit_status == SubmitStatus::Blank
+            && self.countdown.is_none();
+        if eligible {
+            self.countdown = Countdown::start(now, delay);
+        }
+        eligible
+    }
+
+    /// Whether the order should be submitted automatically now (InApp, Processing,
+    /// can_submit, countdown due, `preflight_errors == 0`).
+    pub fn auto_submit_due(&self, now: DateTime<Utc>, preflight_errors: usize) -> bool {
+        self.order_type == OrderType::InApp
+            && self.status.kind.allows_submission()
+            && self.submit_status.can_submit()
+            && self.countdown.is_due(now)
+            && preflight_errors == 0
+    }
+}
