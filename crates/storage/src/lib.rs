@@ -1,0 +1,26 @@
+//! Pressroom's memory: the database (an embedded SQLite file by default, Postgres by URL for a
+//! render farm), the repositories over it, the job queue, and object storage for files.
+//!
+//! Everything here is I/O at the edge: the rules live in `domain`, the callers pass `now`.
+
+pub mod db;
+pub mod error;
+pub mod files;
+pub mod queue;
+pub mod repo;
+
+pub use db::{Db, DbOptions, Dialect, Tx};
+pub use error::StorageError;
+pub use files::{Files, FilesConfig, StoredObject, UrlMode};
+pub use queue::{ClaimedJob, FailOutcome, JobState, NewJob, QueueCounts};
+pub use repo::{NewRender, OrderRow, RenderRow};
+
+/// Unix milliseconds, the one time representation in both schemas.
+pub fn millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The inverse of [`millis`].
+pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
