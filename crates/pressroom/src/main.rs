@@ -1,18 +1,27 @@
-//! `pressroom`: one binary, several roles. For now: `render` (one print file from a template and
-//! a data file). `serve`, `worker` and `migrate` come with the order pipeline.
+//! `pressroom`: one binary, several roles: `serve` (HTTP + a worker), `worker` (render-farm
+//! worker), `migrate`, `order` (add / render / show), `config`, and `render` (one print file
+//! from a template folder, no database).
 
+mod config;
 mod render_cmd;
+mod roles;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "pressroom",
     version,
-    about = "Self-hosted web-to-print: templates in, 300-DPI print files out"
+    about = "Self-hosted web-to-print: WooCommerce orders in, 300-DPI print files out"
 )]
 struct Cli {
+    /// Configuration file (default: $PRESSROOM_CONFIG, else ./pressroom.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,11 +30,49 @@ struct Cli {
 enum Command {
     /// Render a template with personalization values into a print file (and preview, mockup, report).
     Render(render_cmd::RenderArgs),
+    /// Run the HTTP server (API, downloads, health, metrics) with a worker in the same process.
+    Serve(roles::ServeArgs),
+    /// Run a render-farm worker: claim render jobs from the shared database, store files.
+    Worker(roles::WorkerArgs),
+    /// Bring the database schema up to date (also done on every start).
+    Migrate,
+    /// Orders: import one, re-render one, show one.
+    #[command(subcommand)]
+    Order(roles::OrderCommand),
+    /// Print the effective configuration (secrets hidden).
+    Config,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Render(args) => render_cmd::run(args),
+        command => {
+            let config = match config::Config::load(cli.config.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            let result = match command {
+                Command::Config => config
+                    .to_redacted_toml()
+                    .map(|t| print!("{t}"))
+                    .map(|_| ExitCode::SUCCESS),
+                Command::Migrate => roles::migrate(&config),
+                Command::Serve(args) => roles::serve(config, args),
+                Command::Worker(args) => roles::worker(config, args),
+                Command::Order(cmd) => roles::order(config, cmd),
+                Command::Render(_) => unreachable!("handled above"),
+            };
+            match result {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,78 @@
+//! The use cases' errors, with stable codes for the API and the retry decision for workers.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error("invalid order: {0}")]
+    InvalidOrder(#[from] connectors::woocommerce::WooError),
+    #[error("line item {item}: {message}")]
+    InvalidItem { item: i64, message: String },
+    #[error("client image {url}: {message}")]
+    ClientImage { url: String, message: String },
+    #[error("{0}")]
+    Rule(#[from] domain::RuleViolation),
+    #[error("template {id}: {message}")]
+    Template { id: String, message: String },
+    #[error("render: {0}")]
+    Render(#[from] renderer::RenderError),
+    #[error("{0}")]
+    Storage(#[from] storage::StorageError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("job payload: {0}")]
+    BadJob(String),
+    #[error("the render was stopped: {0}")]
+    Stopped(&'static str),
+}
+
+impl AppError {
+    /// A stable code for API clients and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::InvalidOrder(e) => e.code(),
+            AppError::InvalidItem { .. } => "invalid_item",
+            AppError::ClientImage { .. } => "client_image",
+            AppError::Rule(r) => r.code(),
+            AppError::Template { .. } => "template",
+            AppError::Render(e) if e.is_input_error() => "render_input",
+            AppError::Render(_) => "render",
+            AppError::Storage(e) => e.code(),
+            AppError::Config(_) => "config",
+            AppError::NotFound(_) => "not_found",
+            AppError::BadJob(_) => "bad_job",
+            AppError::Stopped(_) => "stopped",
+        }
+    }
+
+    /// The HTTP status an API handler answers with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            AppError::InvalidOrder(_)
+            | AppError::InvalidItem { .. }
+            | AppError::ClientImage { .. }
+            | AppError::Template { .. } => 422,
+            AppError::Rule(_) => 409,
+            AppError::Storage(storage::StorageError::DuplicateOrder { .. })
+            | AppError::Storage(storage::StorageError::Conflict { .. }) => 409,
+            AppError::Storage(storage::StorageError::NotFound { .. }) | AppError::NotFound(_) => {
+                404
+            }
+            AppError::Render(e) if e.is_input_error() => 422,
+            AppError::Storage(e) if e.is_retryable() => 503,
+            _ => 500,
+        }
+    }
+
+    /// For a job: would running it again help?
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AppError::Storage(e) => e.is_retryable(),
+            AppError::Render(e) => e.is_retryable(),
+            AppError::Stopped(_) => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Pressroom's use cases, wiring the pure parts (`domain`, `renderer`) to the edges
+//! (`storage`, `connectors`): import an order, request a render, run render jobs in a worker.
+//!
+//! The clock enters here as a [`Clock`] so tests can set it; the domain only ever sees `now`.
+
+pub mod error;
+pub mod fetch;
+pub mod import;
+pub mod metrics;
+pub mod render_job;
+pub mod templates;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use error::AppError;
+pub use metrics::Metrics;
+pub use templates::TemplateCache;
+pub use worker::{Worker, WorkerOptions};
+
+/// The job kind of a line-item render.
+pub const RENDER_JOB: &str = "render";
+
+/// Where "now" comes from (the system clock in production, a fixed one in tests).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// The print file format for renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PrintFileFormat {
+    /// PNG with the fast encoder (largest files, quickest).
+    #[default]
+    PngFast,
+    PngDefault,
+    PngBest,
+    /// JPEG at `jpeg_quality`.
+    Jpeg,
+}
+
+/// Settings of the use cases (a part of the server's configuration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppSettings {
+    /// Store id orders are filed under until stores are configured (issue 4).
+    pub store_id: String,
+    /// Folder holding one sub-folder per template (`<templates_dir>/<template id>/template.toml`).
+    pub templates_dir: PathBuf,
+    pub fonts_dir: PathBuf,
+    pub print_format: PrintFileFormat,
+    pub jpeg_quality: u8,
+    pub preview_width: u32,
+    /// Hours between import and automatic submission.
+    pub submit_after_hours: f64,
+    /// Time bound of one render.
+    pub render_timeout_secs: u64,
+    pub fetch: fetch::FetchSettings,
+    /// How line items map to templates and fields.
+    pub mapping: domain::ItemMapping,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        AppSettings {
+            store_id: "default".into(),
+            templates_dir: PathBuf::from("templates"),
+            fonts_dir: PathBuf::from("fonts"),
+            print_format: PrintFileFormat::PngFast,
+            jpeg_quality: 92,
+            preview_width: 1000,
+            submit_after_hours: 24.0,
+            render_timeout_secs: 120,
+            fetch: fetch::FetchSettings::default(),
+            mapping: domain::ItemMapping::default(),
+        }
+    }
+}
+
+/// Everything the use cases need, shared by the HTTP handlers and the workers of a process.
+pub struct App {
+    pub db: storage::Db,
+    pub files: storage::Files,
+    pub renderer: Arc<renderer::Renderer>,
+    pub templates: TemplateCache,
+    pub settings: AppSettings,
+    pub metrics: Metrics,
+    pub clock: Clock,
+    pub http: reqwest::Client,
+}
+
+impl App {
+    /// Load the fonts and wire the parts together.
+    pub fn new(
+        db: storage::Db,
+        files: storage::Files,
+        settings: AppSettings,
+        clock: Clock,
+    ) -> Result<App, AppError> {
+        let fonts = renderer::FontLibrary::load(&settings.fonts_dir).map_err(|e| {
+            AppError::Config(format!(
+                "fonts folder {}: {e}",
+                settings.fonts_dir.display()
+            ))
+        })?;
+        let renderer = Arc::new(
+            renderer::Renderer::new(Arc::new(fonts), renderer::Limits::default())
+                .with_asset_cache(),
+        );
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(settings.fetch.timeout_secs))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| AppError::Config(format!("HTTP client: {e}")))?;
+        Ok(App {
+            db,
+            files,
+            templates: TemplateCache::new(settings.templates_dir.clone()),
+            renderer,
+            settings,
+            metrics: Metrics::new(),
+            clock,
+            http,
+        })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+}

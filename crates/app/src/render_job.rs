@@ -1,0 +1,269 @@
+//! One render job: a personalized line item becomes a print file, a preview, a mockup and a
+//! preflight report in object storage, then a new render version in the database, recorded in
+//! the same transaction that completes the job (so a worker that lost its lease records
+//! nothing).
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use domain::{Actor, EventKind, HistoryEvent};
+use renderer::{PrintFormat, Scale};
+use storage::{ClaimedJob, NewRender, RenderRow};
+
+use crate::import::RenderJob;
+use crate::{App, AppError, PrintFileFormat};
+
+/// Files made by a render, stored but not yet recorded.
+#[derive(Debug, Clone)]
+pub struct RenderOutput {
+    pub render: NewRender,
+    pub duration: Duration,
+}
+
+struct Encoded {
+    print: Vec<u8>,
+    print_ext: &'static str,
+    preview: Vec<u8>,
+    mockup: Option<Vec<u8>>,
+    report: Vec<u8>,
+    preflight: serde_json::Value,
+    errors: usize,
+    warnings: usize,
+    record: serde_json::Value,
+}
+
+impl App {
+    fn print_format(&self) -> PrintFormat {
+        use encoder::PngCompression;
+        match self.settings.print_format {
+            PrintFileFormat::PngFast => PrintFormat::Png(PngCompression::Fast),
+            PrintFileFormat::PngDefault => PrintFormat::Png(PngCompression::Default),
+            PrintFileFormat::PngBest => PrintFormat::Png(PngCompression::Best),
+            PrintFileFormat::Jpeg => PrintFormat::Jpeg {
+                quality: self.settings.jpeg_quality,
+            },
+        }
+    }
+
+    /// Render the job's item and store its files. `stop` aborts the render (lease lost,
+    /// shutdown past its grace period).
+    pub async fn render_and_store(
+        &self,
+        job: &ClaimedJob,
+        stop: Arc<AtomicBool>,
+    ) -> Result<RenderOutput, AppError> {
+        let started = Instant::now();
+        let spec: RenderJob = serde_json::from_value(job.payload.clone())
+            .map_err(|e| AppError::BadJob(e.to_string()))?;
+        let row = self.db.get_order(spec.order_id).await?;
+        let item = row
+            .order
+            .item(spec.item_id)
+            .ok_or_else(|| AppError::InvalidItem {
+                item: spec.item_id,
+                message: format!("order {} has no such line item", spec.order_id),
+            })?;
+        let p = item
+            .personalization
+            .as_ref()
+            .ok_or_else(|| AppError::InvalidItem {
+                item: spec.item_id,
+                message: "is not personalized".into(),
+            })?;
+        let template = self.templates.get(&self.renderer, &p.template_id)?;
+
+        let mut input = renderer::Input {
+            values: p.values.clone(),
+            photos: Default::default(),
+        };
+        for image in &p.client_images {
+            let Some(key) = &image.object_key else {
+                continue;
+            };
+            let bytes = self.files.get(key).await?;
+            input.values.insert(image.field.clone(), key.clone());
+            input
+                .photos
+                .insert(image.field.clone(), Arc::new(bytes.to_vec()));
+        }
+
+        let renderer = self.renderer.clone();
+        let format = self.print_format();
+        let preview_width = self.settings.preview_width;
+        let deadline = Duration::from_secs(self.settings.render_timeout_secs);
+        let template_for_render = template.clone();
+        let encoded = tokio::task::spawn_blocking(move || -> Result<Encoded, AppError> {
+            let should_stop = || stop.load(Ordering::Relaxed) || started.elapsed() > deadline;
+            let mut rendered =
+                renderer.render(&template_for_render, &input, Scale::Print, &should_stop)?;
+            let mut print = Vec::new();
+            let mut preview = Vec::new();
+            let (pi, vi) = rayon::join(
+                || rendered.write_print(format, Cursor::new(&mut print)),
+                || rendered.write_preview(preview_width, Cursor::new(&mut preview)),
+            );
+            rendered.record_output("print", pi?);
+            rendered.record_output("preview", vi?);
+            let mut mockup = Vec::new();
+            let mockup = match rendered.write_mockup(
+                &renderer,
+                &template_for_render,
+                Cursor::new(&mut mockup),
+            )? {
+                Some(info) => {
+                    rendered.record_output("mockup", info);
+                    Some(mockup)
+                }
+                None => None,
+            };
+            if should_stop() {
+                return Err(AppError::Stopped("lease lost, shutdown or time bound"));
+            }
+            let preflight =
+                serde_json::to_value(&rendered.preflight).expect("preflight serializes");
+            let record = serde_json::to_value(&rendered.record).expect("record serializes");
+            let report = serde_json::to_vec_pretty(&serde_json::json!({
+                "ok": !rendered.preflight.has_errors(),
+                "preflight": preflight,
+                "record": record,
+            }))
+            .expect("report serializes");
+            Ok(Encoded {
+                print_ext: if matches!(format, PrintFormat::Jpeg { .. }) {
+                    "jpg"
+                } else {
+                    "png"
+                },
+                print,
+                preview,
+                mockup,
+                report,
+                errors: rendered.preflight.errors().count(),
+                warnings: rendered.preflight.warnings().count(),
+                preflight,
+                record,
+            })
+        })
+        .await
+        .map_err(|e| AppError::Config(format!("render task failed: {e}")))??;
+
+        let prefix = format!("orders/{}/items/{}", spec.order_id, spec.item_id);
+        let print = self
+            .files
+            .put_content(&prefix, encoded.print_ext, Bytes::from(encoded.print))
+            .await?;
+        let preview = self
+            .files
+            .put_content(&prefix, "jpg", Bytes::from(encoded.preview))
+            .await?;
+        let mockup = match encoded.mockup {
+            Some(m) => Some(
+                self.files
+                    .put_content(&prefix, "jpg", Bytes::from(m))
+                    .await?,
+            ),
+            None => None,
+        };
+        let report = self
+            .files
+            .put_content(&prefix, "json", Bytes::from(encoded.report))
+            .await?;
+        Ok(RenderOutput {
+            render: NewRender {
+                order_id: spec.order_id,
+                item_id: spec.item_id,
+                job_id: Some(job.id),
+                template_id: p.template_id.clone(),
+                print_key: print.key,
+                print_sha256: print.sha256,
+                print_size: print.size as i64,
+                preview_key: preview.key,
+                mockup_key: mockup.map(|m| m.key),
+                report_key: report.key,
+                preflight: encoded.preflight,
+                preflight_errors: encoded.errors as i64,
+                preflight_warnings: encoded.warnings as i64,
+                record: encoded.record,
+                duration_ms: started.elapsed().as_millis() as i64,
+            },
+            duration: started.elapsed(),
+        })
+    }
+
+    /// Complete the job and record the render as the order's next version, atomically. A
+    /// stale token (the job was taken over) records nothing.
+    pub async fn record_render(
+        &self,
+        job: &ClaimedJob,
+        output: &RenderOutput,
+        worker: &str,
+    ) -> Result<RenderRow, AppError> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        self.db.complete(&mut tx, job.id, job.token, now).await?;
+        let row = self.db.record_render(&mut tx, &output.render, now).await?;
+        let r = &output.render;
+        self.db
+            .append_history(
+                &mut tx,
+                r.order_id,
+                &HistoryEvent {
+                    at: now,
+                    actor: Actor::Worker(worker.to_string()),
+                    kind: EventKind::Rendered,
+                    message: format!(
+                        "item {} rendered as version {} in {:.2} s: {} preflight error(s), {} warning(s)",
+                        r.item_id,
+                        row.version,
+                        output.duration.as_secs_f64(),
+                        r.preflight_errors,
+                        r.preflight_warnings
+                    ),
+                    payload: Some(serde_json::json!({
+                        "render_id": row.id,
+                        "version": row.version,
+                        "job_id": job.id,
+                        "print_key": r.print_key,
+                        "print_sha256": r.print_sha256,
+                        "preflight_errors": r.preflight_errors,
+                        "preflight_warnings": r.preflight_warnings,
+                    })),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// A job failed for good: say so in the order's history.
+    pub async fn record_render_failure(
+        &self,
+        job: &ClaimedJob,
+        error: &AppError,
+        worker: &str,
+    ) -> Result<(), AppError> {
+        let Some(order_id) = job.order_id else {
+            return Ok(());
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        self.db
+            .append_history(
+                &mut tx,
+                order_id,
+                &HistoryEvent {
+                    at: now,
+                    actor: Actor::Worker(worker.to_string()),
+                    kind: EventKind::RenderFailed,
+                    message: format!("render job {} failed: {error}", job.id),
+                    payload: Some(serde_json::json!({"job_id": job.id, "code": error.code(), "payload": job.payload})),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! Configuration: built-in defaults, then a TOML file (`--config`, `$PRESSROOM_CONFIG`, or
+//! `pressroom.toml` if present), then environment variables `PRESSROOM_<SECTION>__<KEY>`
+//! (e.g. `PRESSROOM_DATABASE__URL`, `PRESSROOM_FILES__BUCKET`). The embedded default needs no
+//! configuration at all: an SQLite file and a files folder under `data_dir`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database and the local files live.
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub files: FilesSection,
+    pub server: ServerConfig,
+    pub worker: WorkerConfig,
+    pub log: LogConfig,
+    /// Rendering, templates, fetching images and the line-item mapping.
+    pub app: app::AppSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite:<path>` or `postgres://user:password@host/db`; empty: `<data_dir>/pressroom.db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesSection {
+    /// "local" (default) or "s3".
+    pub kind: String,
+    /// Local folder; empty: `<data_dir>/files`.
+    pub root: PathBuf,
+    pub s3: storage::files::S3Config,
+    /// How providers get print-file URLs: "server" (signed by this server, default),
+    /// "public" (a public-read bucket or CDN at `public_base_url`) or "presigned" (S3).
+    pub urls: String,
+    pub public_base_url: String,
+    /// Secret for server-signed URLs; empty: derived at first start and kept in data_dir.
+    pub url_secret: String,
+    pub url_ttl_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// The address outsiders (providers, browsers) reach this server at.
+    pub public_url: String,
+    /// Run a worker inside `pressroom serve`.
+    pub embedded_worker: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Empty: `<hostname>-<pid>`.
+    pub id: String,
+    /// Renders at once; 0: min(cores, available memory / 350 MB).
+    pub concurrency: usize,
+    pub lease_secs: u64,
+    pub poll_ms: u64,
+    pub grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// "text" or "json".
+    pub format: String,
+    /// A tracing filter, e.g. "info" or "app=debug,info" (`RUST_LOG` wins when set).
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("pressroom-data"),
+            database: DatabaseConfig::default(),
+            files: FilesSection::default(),
+            server: ServerConfig::default(),
+            worker: WorkerConfig::default(),
+            log: LogConfig::default(),
+            app: app::AppSettings {
+                templates_dir: PathBuf::from("templates"),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: String::new(),
+            max_connections: 8,
+        }
+    }
+}
+
+impl Default for FilesSection {
+    fn default() -> Self {
+        FilesSection {
+            kind: "local".into(),
+            root: PathBuf::new(),
+            s3: storage::files::S3Config::default(),
+            urls: "server".into(),
+            public_base_url: String::new(),
+            url_secret: String::new(),
+            url_ttl_days: 90,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            embedded_worker: true,
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            id: String::new(),
+            concurrency: 0,
+            lease_secs: 30,
+            poll_ms: 2000,
+            grace_secs: 30,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+const SECTIONS: [&str; 7] = [
+    "data_dir", "database", "files", "server", "worker", "log", "app",
+];
+
+const HIDDEN: &str = "********";
+
+impl Config {
+    /// Defaults ← file ← environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("PRESSROOM_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(PathBuf::from("pressroom.toml")).filter(|p| p.is_file()));
+        if let Some(f) = &file {
+            if !f.is_file() {
+                anyhow::bail!("configuration file {} does not exist", f.display());
+            }
+            figment = figment.merge(Toml::file(f));
+        }
+        // Only keys of known sections: other PRESSROOM_* variables (PRESSROOM_FONTS, test
+        // switches) are not configuration.
+        figment = figment.merge(Env::prefixed("PRESSROOM_").split("__").filter(|key| {
+            let first = key.as_str().split('.').next().unwrap_or_default();
+            SECTIONS.contains(&first)
+        }));
+        let mut config: Config = figment.extract().map_err(|e| {
+            anyhow::anyhow!(
+                "configuration{}: {e}",
+                file.as_ref()
+                    .map(|f| format!(" ({})", f.display()))
+                    .unwrap_or_default()
+            )
+        })?;
+        if let Ok(fonts) = std::env::var("PRESSROOM_FONTS") {
+            config.app.fonts_dir = PathBuf::from(fonts);
+        }
+        Ok(config)
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite:{}", self.data_dir.join("pressroom.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn files_config(&self) -> Result<storage::FilesConfig> {
+        match self.files.kind.as_str() {
+            "local" => Ok(storage::FilesConfig::Local {
+                root: if self.files.root.as_os_str().is_empty() {
+                    self.data_dir.join("files")
+                } else {
+                    self.files.root.clone()
+                },
+            }),
+            "s3" => Ok(storage::FilesConfig::S3(self.files.s3.clone())),
+            other => anyhow::bail!("files.kind = {other:?}: expected \"local\" or \"s3\""),
+        }
+    }
+
+    pub fn url_mode(&self) -> Result<storage::UrlMode> {
+        match self.files.urls.as_str() {
+            "server" => Ok(storage::UrlMode::Server {
+                base_url: self.server.public_url.clone(),
+                secret: self.url_secret()?,
+                ttl_days: self.files.url_ttl_days,
+            }),
+            "public" => {
+                if self.files.public_base_url.is_empty() {
+                    anyhow::bail!("files.urls = \"public\" needs files.public_base_url");
+                }
+                Ok(storage::UrlMode::Public {
+                    base_url: self.files.public_base_url.clone(),
+                })
+            }
+            "presigned" => Ok(storage::UrlMode::Presigned {
+                ttl_days: self.files.url_ttl_days.min(7),
+            }),
+            other => anyhow::bail!(
+                "files.urls = {other:?}: expected \"server\", \"public\" or \"presigned\""
+            ),
+        }
+    }
+
+    /// The URL-signing secret: configured, or made once and kept in the data folder.
+    fn url_secret(&self) -> Result<String> {
+        if !self.files.url_secret.is_empty() {
+            return Ok(self.files.url_secret.clone());
+        }
+        let path = self.data_dir.join("url-secret");
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            return Ok(s.trim().to_string());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("create data folder {}", self.data_dir.display()))?;
+        let mut bytes = [0u8; 32];
+        getrandom(&mut bytes)?;
+        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(&path, &secret).with_context(|| format!("write {}", path.display()))?;
+        Ok(secret)
+    }
+
+    /// The effective configuration as TOML, with passwords and secrets replaced by stars.
+    pub fn to_redacted_toml(&self) -> Result<String> {
+        let mut c = self.clone();
+        c.database.url = c.database_url();
+        c.database.url = redact_url_password(&c.database.url);
+        if !c.files.s3.secret_access_key.is_empty() {
+            c.files.s3.secret_access_key = HIDDEN.into();
+        }
+        if !c.files.url_secret.is_empty() {
+            c.files.url_secret = HIDDEN.into();
+        }
+        Ok(toml::to_string_pretty(&c)?)
+    }
+}
+
+fn getrandom(buf: &mut [u8]) -> Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .context("read /dev/urandom")
+}
+
+/// `postgres://user:pw@host/db` → `postgres://user:********@host/db`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:{HIDDEN}@{host}"),
+        None => url.to_string(),
+    }
+}

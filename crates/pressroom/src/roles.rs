@@ -1,0 +1,282 @@
+//! The roles that use the database: serve, worker, migrate, order. Each builds a tokio
+//! runtime, opens the database (migrating it) and the file store, and wires an [`app::App`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use app::import::ImportSource;
+use app::{App, Worker, WorkerOptions};
+use clap::{Args, Subcommand};
+use domain::Actor;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides server.listen).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Do not run a worker in this process.
+    #[arg(long)]
+    no_worker: bool,
+}
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// Renders at once (overrides worker.concurrency; 0 = by cores and memory).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Worker name in job rows and logs (overrides worker.id).
+    #[arg(long)]
+    id: Option<String>,
+    /// How many worker loops to run in this process (each with its own slots).
+    #[arg(long, default_value_t = 1)]
+    loops: usize,
+}
+
+#[derive(Subcommand)]
+pub enum OrderCommand {
+    /// Import a WooCommerce REST v3 order (JSON file); its personalized items are queued for rendering.
+    Add { file: PathBuf },
+    /// Queue a new render of an order's personalized items (or one item).
+    Render {
+        id: i64,
+        #[arg(long)]
+        item: Option<i64>,
+        /// Render in this process and wait for the result instead of only queueing.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Print an order with its renders, jobs and history as JSON.
+    Show { id: i64 },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn open_app(config: &Config) -> Result<Arc<App>> {
+    if config.database.url.is_empty() || config.files.kind == "local" {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("create data folder {}", config.data_dir.display()))?;
+    }
+    let url = config.database_url();
+    let db = storage::Db::open(
+        &url,
+        storage::DbOptions {
+            max_connections: config.database.max_connections,
+            ..Default::default()
+        },
+    )
+    .await
+    .with_context(|| format!("database {}", crate::config::redact_url_password(&url)))?;
+    let files = storage::Files::open(&config.files_config()?, Some(config.url_mode()?))?;
+    let app = App::new(db, files, config.app.clone(), app::system_clock())?;
+    Ok(Arc::new(app))
+}
+
+pub fn migrate(config: &Config) -> Result<ExitCode> {
+    init_logging(config);
+    runtime()?.block_on(async {
+        let url = config.database_url();
+        if url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&config.data_dir)?;
+        }
+        let db = storage::Db::connect(&url, Default::default()).await?;
+        db.migrate().await?;
+        println!(
+            "database {} is up to date",
+            crate::config::redact_url_password(&url)
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn worker_options(
+    config: &Config,
+    id: Option<String>,
+    concurrency: Option<usize>,
+) -> WorkerOptions {
+    let id = id.filter(|s| !s.is_empty()).unwrap_or_else(|| {
+        if config.worker.id.is_empty() {
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
+            format!("{}-{}", host.trim(), std::process::id())
+        } else {
+            config.worker.id.clone()
+        }
+    });
+    let mut opts = WorkerOptions::new(id);
+    let concurrency = concurrency.unwrap_or(config.worker.concurrency);
+    if concurrency > 0 {
+        opts.concurrency = concurrency;
+    }
+    opts.lease = Duration::from_secs(config.worker.lease_secs.max(1));
+    opts.poll = Duration::from_millis(config.worker.poll_ms.max(10));
+    opts.grace = Duration::from_secs(config.worker.grace_secs);
+    opts
+}
+
+/// Cancelled on SIGTERM or Ctrl-C.
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+        tracing::info!("shutdown requested");
+        t.cancel();
+    });
+    token
+}
+
+pub fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
+    init_logging(&config);
+    runtime()?.block_on(async {
+        let app = open_app(&config).await?;
+        let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("listen on {listen}"))?;
+        // The first line on stdout names the address (tests and scripts bind port 0).
+        println!("listening on http://{}", listener.local_addr()?);
+        let shutdown = shutdown_on_signals();
+        let worker = (config.server.embedded_worker && !args.no_worker).then(|| {
+            let opts = worker_options(&config, None, None);
+            tokio::spawn(Worker::new(app.clone(), opts).run(shutdown.clone()))
+        });
+        crate::server::run(listener, app.clone(), shutdown.clone()).await?;
+        if let Some(w) = worker {
+            w.await?;
+        }
+        app.db.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode> {
+    init_logging(&config);
+    runtime()?.block_on(async {
+        let app = open_app(&config).await?;
+        let shutdown = shutdown_on_signals();
+        let base = worker_options(&config, args.id, args.concurrency);
+        let mut loops = vec![];
+        for n in 0..args.loops.max(1) {
+            let mut opts = base.clone();
+            if args.loops > 1 {
+                opts.id = format!("{}-{n}", base.id);
+            }
+            loops.push(tokio::spawn(
+                Worker::new(app.clone(), opts).run(shutdown.clone()),
+            ));
+        }
+        for l in loops {
+            l.await?;
+        }
+        app.db.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
+    init_logging(&config);
+    runtime()?.block_on(async {
+        let app = open_app(&config).await?;
+        match cmd {
+            OrderCommand::Add { file } => {
+                let body =
+                    std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
+                let base = file.parent().map(PathBuf::from).unwrap_or_default();
+                let source = ImportSource {
+                    actor: Actor::Merchant("cli".into()),
+                    local_files: Some(base),
+                };
+                match app.import_order(&body, &source).await {
+                    Ok(imported) => {
+                        println!("{}", serde_json::to_string_pretty(&imported)?);
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", file.display());
+                        Ok(ExitCode::from(2))
+                    }
+                }
+            }
+            OrderCommand::Render { id, item, wait } => {
+                let jobs = app
+                    .request_render(id, item, &Actor::Merchant("cli".into()))
+                    .await?;
+                if wait {
+                    run_until_done(&app, &config, &jobs).await?;
+                }
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"order_id": id, "jobs": jobs})
+                    )?
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            OrderCommand::Show { id } => {
+                let view = crate::server::order_view(&app, id).await?;
+                println!("{}", serde_json::to_string_pretty(&view)?);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+/// Run a worker in this process until the given jobs are finished.
+async fn run_until_done(app: &Arc<App>, config: &Config, jobs: &[i64]) -> Result<()> {
+    let stop = CancellationToken::new();
+    let opts = worker_options(config, Some(format!("cli-{}", std::process::id())), None);
+    let worker = tokio::spawn(Worker::new(app.clone(), opts).run(stop.clone()));
+    loop {
+        let mut pending = false;
+        for &id in jobs {
+            let job = app.db.job(id).await?;
+            match job.state {
+                storage::queue::JobState::Done => {}
+                storage::queue::JobState::Dead => {
+                    stop.cancel();
+                    worker.await?;
+                    anyhow::bail!(
+                        "render job {id} failed: {}",
+                        job.last_error.unwrap_or_default()
+                    );
+                }
+                _ => pending = true,
+            }
+        }
+        if !pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    worker.await?;
+    Ok(())
+}
