@@ -169,6 +169,8 @@ pub async fn order_view(app: &App, id: i64) -> Result<serde_json::Value, app::Ap
                 "template_id": r.render.template_id,
                 "created_at": r.created_at,
                 "duration_ms": r.render.duration_ms,
+                // The object key, for building provider URLs (`/files/<print_key>?…`).
+                "print_key": r.render.print_key,
                 "print_sha256": r.render.print_sha256,
                 "print_size": r.render.print_size,
                 "preflight_errors": r.render.preflight_errors,
