@@ -11,9 +11,12 @@ use renderer::{Renderer, Template};
 
 use crate::AppError;
 
+/// A loaded template and the manifest's modification time it was loaded at.
+type Loaded = (Option<SystemTime>, Arc<Template>);
+
 pub struct TemplateCache {
     dir: PathBuf,
-    loaded: Mutex<HashMap<String, (Option<SystemTime>, Arc<Template>)>>,
+    loaded: Mutex<HashMap<String, Loaded>>,
 }
 
 /// Template ids are folder names: letters, digits, `-` and `_` only.

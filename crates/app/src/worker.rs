@@ -160,16 +160,18 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Return expired leases to the queue: once at start (a restarted worker first picks up
+/// what its previous life left behind), then every `every`.
 async fn reap_expired(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
     loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
         match app.db.requeue_expired(app.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(jobs = n, "returned jobs of stopped workers to the queue"),
             Err(e) => tracing::debug!(error = %e, "cannot check expired leases"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }

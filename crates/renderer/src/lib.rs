@@ -14,6 +14,7 @@
 
 mod composite;
 mod digest;
+pub use digest::sha256_hex;
 mod fonts;
 mod image_io;
 mod output;

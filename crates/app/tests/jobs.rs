@@ -1,0 +1,417 @@
+//! Render jobs at the boundary between the worker and storage: fencing of a paused worker,
+//! uploads that fail half-way, and imports that must store nothing.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use app::import::ImportSource;
+use app::{App, AppError, AppSettings};
+use domain::{Actor, FieldMapping, ItemMapping, ProductRule};
+use storage::files::S3Config;
+use storage::{Db, DbOptions, Files, FilesConfig, StorageError};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn settings() -> AppSettings {
+    AppSettings {
+        templates_dir: root().join("fixtures/templates"),
+        fonts_dir: root().join("fonts"),
+        mapping: ItemMapping {
+            products: vec![ProductRule {
+                sku: Some("NAME-TAG".into()),
+                product_id: None,
+                variation_id: None,
+                template: "name-tag".into(),
+            }],
+            fields: vec![
+                FieldMapping {
+                    meta_key: "Name".into(),
+                    field: "name".into(),
+                },
+                FieldMapping {
+                    meta_key: "Photo".into(),
+                    field: "photo".into(),
+                },
+            ],
+            photo_fields: vec!["photo".into()],
+        },
+        ..AppSettings::default()
+    }
+}
+
+fn cli() -> ImportSource {
+    ImportSource {
+        actor: Actor::Merchant("test".into()),
+        local_files: Some(root().join("fixtures/orders")),
+    }
+}
+
+fn name_tag_order(id: i64, name: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(root().join("fixtures/orders/name-tag.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["id"] = id.into();
+    v["number"] = id.to_string().into();
+    v["line_items"][0]["meta_data"][0]["value"] = name.into();
+    serde_json::to_vec(&v).unwrap()
+}
+
+fn s3(server: &testkit::S3Server, endpoint: &str) -> FilesConfig {
+    FilesConfig::S3(S3Config {
+        endpoint: endpoint.into(),
+        bucket: server.bucket.clone(),
+        access_key_id: server.access_key.clone(),
+        secret_access_key: server.secret_key.clone(),
+        allow_http: true,
+        max_retries: 1,
+        retry_timeout_secs: 5,
+        ..S3Config::default()
+    })
+}
+
+async fn app(db_url: &str, files: FilesConfig) -> App {
+    let db = Db::open(db_url, DbOptions::default()).await.unwrap();
+    App::new(
+        db,
+        Files::open(&files, None).unwrap(),
+        settings(),
+        app::system_clock(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_worker_cannot_complete_a_job_that_was_taken_over_nor_replace_its_files() {
+    let pg = testkit::PgDatabase::create().await.unwrap();
+    let s3server = testkit::S3Server::start().unwrap();
+    let app = app(&pg.url, s3(&s3server, &s3server.endpoint)).await;
+    let imported = app
+        .import_order(&name_tag_order(1, "Ada"), &cli())
+        .await
+        .unwrap();
+    assert_eq!(imported.jobs.len(), 1);
+
+    let lease = Duration::from_secs(1);
+    // Worker A claims the job, then stalls (a GC pause, a stopped VM…) past its lease.
+    let a = app
+        .db
+        .claim("worker-a", &["render"], app.now(), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(app.db.requeue_expired(app.now()).await.unwrap(), 1);
+
+    // Worker B takes it over and finishes.
+    let b = app
+        .db
+        .claim("worker-b", &["render"], app.now(), lease * 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.id, a.id);
+    let out_b = app
+        .render_and_store(&b, Arc::new(AtomicBool::new(false)))
+        .await
+        .unwrap();
+    let row_b = app.record_render(&b, &out_b, "worker-b").await.unwrap();
+    assert_eq!(row_b.version, 1);
+    let keys = app.files.list("orders").await.unwrap();
+    let before: Vec<_> = {
+        let mut v = vec![];
+        for k in &keys {
+            v.push(app.files.store().head(&k.as_str().into()).await.unwrap());
+        }
+        v
+    };
+
+    // A resumes: it renders and uploads, then tries to record. Refused, and nothing changed.
+    let out_a = app
+        .render_and_store(&a, Arc::new(AtomicBool::new(false)))
+        .await
+        .unwrap();
+    let late = app.record_render(&a, &out_a, "worker-a").await;
+    assert!(
+        matches!(
+            late,
+            Err(AppError::Storage(StorageError::StaleToken { .. }))
+        ),
+        "{late:?}"
+    );
+    assert_eq!(app.db.renders(imported.order_id).await.unwrap().len(), 1);
+    assert_eq!(
+        app.files.list("orders").await.unwrap(),
+        keys,
+        "no new objects"
+    );
+    for (k, meta) in keys.iter().zip(&before) {
+        let now = app.files.store().head(&k.as_str().into()).await.unwrap();
+        assert_eq!(
+            (now.last_modified, now.size, &now.e_tag),
+            (meta.last_modified, meta.size, &meta.e_tag),
+            "{k} was rewritten"
+        );
+    }
+    // Its files are the winner's, byte for byte (rendering is deterministic, keys are hashes).
+    assert_eq!(out_a.render.print_key, out_b.render.print_key);
+    let job = app.db.job(a.id).await.unwrap();
+    assert_eq!(job.state, storage::queue::JobState::Done);
+    assert_eq!(job.worker.as_deref(), Some("worker-b"));
+}
+
+use object_store::ObjectStoreExt;
+
+/// Forwards to `target` but cuts each connection after `limit` request bytes.
+async fn cutting_proxy(target: u16, limit: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.split();
+                let (mut sr, mut sw) = server.split();
+                let up = async {
+                    let (mut sent, mut buf) = (0, vec![0u8; 16 * 1024]);
+                    while sent < limit {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n.min(limit - sent),
+                        };
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                        sent += n;
+                    }
+                };
+                tokio::select! { _ = up => {}, _ = tokio::io::copy(&mut sr, &mut cw) => {} }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_fails_half_way_leaves_no_object_and_records_no_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("p.db").display());
+    let s3server = testkit::S3Server::start().unwrap();
+    // Import through a healthy connection (the photo upload is small)…
+    let healthy = app(&url, s3(&s3server, &s3server.endpoint)).await;
+    let imported = healthy
+        .import_order(&name_tag_order(7, "Grace"), &cli())
+        .await
+        .unwrap();
+    // …then render through a connection that dies 8 kB into each request: the print file
+    // (larger than that) cannot get through.
+    let proxy = cutting_proxy(s3server.port, 8 * 1024).await;
+    let broken = app(&url, s3(&s3server, &format!("http://127.0.0.1:{proxy}"))).await;
+    let job = broken
+        .db
+        .claim("w", &["render"], broken.now(), Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let err = broken
+        .render_and_store(&job, Arc::new(AtomicBool::new(false)))
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_retryable(),
+        "a failed upload is worth retrying: {err}"
+    );
+    let outcome = broken
+        .db
+        .fail(&job, &err.to_string(), true, broken.now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, storage::FailOutcome::Retry { .. }),
+        "{outcome:?}"
+    );
+    assert!(
+        healthy.files.list("orders").await.unwrap().is_empty(),
+        "no object under any final key"
+    );
+    assert!(
+        healthy
+            .db
+            .renders(imported.order_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no render recorded"
+    );
+    let on_disk = walk(&s3server.bucket_dir().join("orders"));
+    assert!(
+        on_disk.is_empty(),
+        "nothing half-written on the server's disk: {on_disk:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p))
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_orders_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("p.db").display());
+    let app = app(
+        &url,
+        FilesConfig::Local {
+            root: dir.path().join("files"),
+        },
+    )
+    .await;
+
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("not JSON", b"<html>".to_vec(), "woo_json"),
+        (
+            "bad quantity",
+            {
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&name_tag_order(2, "x")).unwrap();
+                v["line_items"][0]["quantity"] = "two".into();
+                serde_json::to_vec(&v).unwrap()
+            },
+            "woo_json",
+        ),
+        (
+            "missing photo",
+            {
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&name_tag_order(3, "x")).unwrap();
+                v["line_items"][0]["meta_data"][1]["value"] = "no-such-photo.jpg".into();
+                serde_json::to_vec(&v).unwrap()
+            },
+            "client_image",
+        ),
+        (
+            "photo not an image",
+            {
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&name_tag_order(4, "x")).unwrap();
+                v["line_items"][0]["meta_data"][1]["value"] = "name-tag.json".into();
+                serde_json::to_vec(&v).unwrap()
+            },
+            "client_image",
+        ),
+    ];
+    for (what, body, code) in cases {
+        let err = app.import_order(&body, &cli()).await.expect_err(what);
+        assert_eq!(err.code(), code, "{what}: {err}");
+        assert!(
+            (400..500).contains(&err.http_status()),
+            "{what}: {}",
+            err.http_status()
+        );
+    }
+    // A template that is not installed.
+    let mut missing = settings();
+    missing.mapping.products[0].template = "no-such-template".into();
+    let app2 = App::new(
+        app.db.clone(),
+        app.files.clone(),
+        missing,
+        app::system_clock(),
+    )
+    .unwrap();
+    let err = app2
+        .import_order(&name_tag_order(6, "x"), &cli())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_item");
+    assert!(err.to_string().contains("no-such-template"), "{err}");
+
+    assert!(app.db.list_orders(100, 0).await.unwrap().is_empty());
+    assert_eq!(
+        app.db.queue_counts().await.unwrap(),
+        storage::QueueCounts::default()
+    );
+
+    // The same order twice: the second is refused and the first is untouched.
+    app.import_order(&name_tag_order(8, "Ada"), &cli())
+        .await
+        .unwrap();
+    let again = app
+        .import_order(&name_tag_order(8, "Eve"), &cli())
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), "duplicate_order");
+    let orders = app.db.list_orders(100, 0).await.unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(
+        orders[0].order.items[0]
+            .personalization
+            .as_ref()
+            .unwrap()
+            .values["name"],
+        "Ada"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_are_unlimited_until_the_order_is_submitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("p.db").display());
+    let app = app(
+        &url,
+        FilesConfig::Local {
+            root: dir.path().join("files"),
+        },
+    )
+    .await;
+    let imported = app
+        .import_order(&name_tag_order(9, "Ada"), &cli())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        app.request_render(imported.order_id, None, &Actor::Merchant("m".into()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.db.queue_counts().await.unwrap().queued, 4);
+    // Submitted: the design is locked.
+    let row = app.db.get_order(imported.order_id).await.unwrap();
+    let mut order = row.order.clone();
+    order.submit_status = domain::SubmitStatus::Submitted {
+        provider: "manual".into(),
+        provider_order_id: None,
+        at: app.now(),
+    };
+    let mut tx = app.db.begin().await.unwrap();
+    app.db
+        .update_order(&mut tx, row.id, row.row_version, &order, app.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let err = app
+        .request_render(imported.order_id, None, &Actor::Merchant("m".into()))
+        .await
+        .unwrap_err();
+    assert_eq!((err.code(), err.http_status()), ("design_locked", 409));
+    let err = app
+        .request_render(imported.order_id + 100, None, &Actor::Merchant("m".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.http_status(), 404);
+}

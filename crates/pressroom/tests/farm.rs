@@ -1,0 +1,368 @@
+//! The render farm under failure: worker processes killed with SIGKILL every second, the
+//! database server stopped and started under load, the embedded SQLite file crashed
+//! mid-write. Every job must complete, with exactly one set of files per job in storage,
+//! nothing half-written, nothing lost, nothing stuck in "running".
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use app::import::ImportSource;
+use app::{App, AppSettings};
+use domain::{Actor, FieldMapping, ItemMapping, ProductRule};
+use storage::files::S3Config;
+use storage::{Db, DbOptions, Files, FilesConfig};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn settings() -> AppSettings {
+    AppSettings {
+        templates_dir: root().join("fixtures/templates"),
+        fonts_dir: root().join("fonts"),
+        mapping: ItemMapping {
+            products: vec![ProductRule {
+                sku: Some("NAME-TAG".into()),
+                product_id: None,
+                variation_id: None,
+                template: "name-tag".into(),
+            }],
+            fields: vec![
+                FieldMapping {
+                    meta_key: "Name".into(),
+                    field: "name".into(),
+                },
+                FieldMapping {
+                    meta_key: "Photo".into(),
+                    field: "photo".into(),
+                },
+            ],
+            photo_fields: vec!["photo".into()],
+        },
+        ..AppSettings::default()
+    }
+}
+
+/// The farm's shared configuration, as a worker process reads it.
+struct Farm {
+    dir: tempfile::TempDir,
+    db_url: String,
+    files: FilesConfig,
+}
+
+impl Farm {
+    fn new(db_url: String, files: FilesConfig) -> Farm {
+        Farm {
+            dir: tempfile::tempdir().unwrap(),
+            db_url,
+            files,
+        }
+    }
+
+    fn config_file(&self) -> PathBuf {
+        let path = self.dir.path().join("pressroom.toml");
+        let files = match &self.files {
+            FilesConfig::Local { root } => format!(
+                "kind = \"local\"\nroot = {:?}\n",
+                root.display().to_string()
+            ),
+            FilesConfig::S3(s3) => format!(
+                "kind = \"s3\"\n[files.s3]\nendpoint = {:?}\nbucket = {:?}\naccess_key_id = {:?}\nsecret_access_key = {:?}\nallow_http = true\npath_style = true\nmax_retries = 2\nretry_timeout_secs = 10\n",
+                s3.endpoint, s3.bucket, s3.access_key_id, s3.secret_access_key
+            ),
+        };
+        let text = format!(
+            "data_dir = {:?}\n[database]\nurl = {:?}\nmax_connections = 4\n[worker]\nlease_secs = 2\npoll_ms = 200\ngrace_secs = 5\nconcurrency = 1\n[app]\ntemplates_dir = {:?}\nfonts_dir = {:?}\n[files]\n{files}",
+            self.dir.path().display().to_string(),
+            self.db_url,
+            root().join("fixtures/templates").display().to_string(),
+            root().join("fonts").display().to_string(),
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    async fn app(&self) -> App {
+        let db = Db::open(&self.db_url, DbOptions::default()).await.unwrap();
+        App::new(
+            db,
+            Files::open(&self.files, None).unwrap(),
+            settings(),
+            app::system_clock(),
+        )
+        .unwrap()
+    }
+
+    fn spawn_worker(&self, config: &Path, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_pressroom"))
+            .arg("--config")
+            .arg(config)
+            .arg("worker")
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn order(id: i64) -> Vec<u8> {
+    let text = std::fs::read_to_string(root().join("fixtures/orders/name-tag.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["id"] = id.into();
+    v["number"] = id.to_string().into();
+    // A different name per order: different pixels, different files.
+    v["line_items"][0]["meta_data"][0]["value"] = format!("Guest {id}").into();
+    serde_json::to_vec(&v).unwrap()
+}
+
+async fn import(app: &App, n: i64) {
+    let source = ImportSource {
+        actor: Actor::System,
+        local_files: Some(root().join("fixtures/orders")),
+    };
+    for id in 1..=n {
+        app.import_order(&order(id), &source).await.unwrap();
+    }
+    assert_eq!(app.db.queue_counts().await.unwrap().queued, n);
+}
+
+/// Wait for every job to finish, calling `chaos` every `period` meanwhile.
+async fn wait_for_all(
+    app: &App,
+    n: i64,
+    period: Duration,
+    timeout: Duration,
+    mut chaos: impl FnMut(u32),
+) {
+    let start = Instant::now();
+    let mut tick = 0;
+    loop {
+        tokio::time::sleep(period).await;
+        tick += 1;
+        match app.db.queue_counts().await {
+            Ok(c) if c.done + c.dead == n => {
+                assert_eq!(c.dead, 0, "no job may be dead-lettered: {c:?}");
+                return;
+            }
+            Ok(c) => assert!(
+                start.elapsed() < timeout,
+                "not finished after {timeout:?}: {c:?}"
+            ),
+            Err(e) => assert!(
+                start.elapsed() < timeout,
+                "database unreachable for too long: {e}"
+            ),
+        }
+        chaos(tick);
+    }
+}
+
+/// Every job has exactly one render; storage holds exactly the files the renders name, each
+/// whole (its bytes hash to its key).
+async fn check_outcome(app: &App, n: i64) {
+    let counts = app.db.queue_counts().await.unwrap();
+    assert_eq!(
+        (counts.done, counts.queued, counts.running, counts.dead),
+        (n, 0, 0, 0)
+    );
+    let mut expected = BTreeSet::new();
+    for row in app.db.list_orders(n + 10, 0).await.unwrap() {
+        let renders = app.db.renders(row.id).await.unwrap();
+        assert_eq!(
+            renders.len(),
+            1,
+            "order {} must have exactly one render",
+            row.id
+        );
+        let r = &renders[0].render;
+        for key in [&r.print_key, &r.preview_key, &r.report_key] {
+            expected.insert(key.clone());
+        }
+        let history = app.db.history(row.id).await.unwrap();
+        let rendered = history
+            .iter()
+            .filter(|e| e.kind == domain::EventKind::Rendered)
+            .count();
+        assert_eq!(rendered, 1, "order {}: one 'rendered' event", row.id);
+    }
+    let stored: BTreeSet<String> = app
+        .files
+        .list("orders")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        stored, expected,
+        "exactly the files of the recorded renders"
+    );
+    for key in &stored {
+        let bytes = app.files.get(key).await.unwrap();
+        let sha = renderer::sha256_hex(&bytes);
+        assert!(
+            key.contains(&sha),
+            "{key} holds bytes hashing to {sha}: half-written?"
+        );
+    }
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_on_postgres_and_s3_survive_sigkill_every_second() {
+    let pg = testkit::PgDatabase::create().await.unwrap();
+    let s3 = testkit::S3Server::start().unwrap();
+    let farm = Farm::new(
+        pg.url.clone(),
+        FilesConfig::S3(S3Config {
+            endpoint: s3.endpoint.clone(),
+            bucket: s3.bucket.clone(),
+            access_key_id: s3.access_key.clone(),
+            secret_access_key: s3.secret_key.clone(),
+            allow_http: true,
+            ..S3Config::default()
+        }),
+    );
+    let app = farm.app().await;
+    import(&app, 200).await;
+    let config = farm.config_file();
+    let mut workers: Vec<Child> = (0..3).map(|_| farm.spawn_worker(&config, &[])).collect();
+    let mut kills = 0;
+    wait_for_all(
+        &app,
+        200,
+        Duration::from_secs(1),
+        Duration::from_secs(300),
+        |tick| {
+            let w = &mut workers[tick as usize % 3];
+            kill(w);
+            *w = farm.spawn_worker(&config, &[]);
+            kills += 1;
+        },
+    )
+    .await;
+    for w in &mut workers {
+        kill(w);
+    }
+    assert!(kills >= 3, "the test must actually kill workers ({kills})");
+    check_outcome(&app, 200).await;
+    // The server's disk holds the objects and nothing else (no partial uploads).
+    let on_disk = walk(&s3.bucket_dir().join("orders"));
+    assert_eq!(on_disk.len(), 3 * 200, "{} files on disk", on_disk.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_sqlite_survive_sigkill_every_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
+    let files_root = dir.path().join("files");
+    let farm = Farm::new(
+        db_url,
+        FilesConfig::Local {
+            root: files_root.clone(),
+        },
+    );
+    let app = farm.app().await;
+    import(&app, 600).await;
+    let config = farm.config_file();
+    // Two worker loops in one process, on the one SQLite file.
+    let mut worker = farm.spawn_worker(&config, &["--loops", "2"]);
+    let mut kills = 0;
+    wait_for_all(
+        &app,
+        600,
+        Duration::from_secs(1),
+        Duration::from_secs(300),
+        |_| {
+            kill(&mut worker);
+            worker = farm.spawn_worker(&config, &["--loops", "2"]);
+            kills += 1;
+        },
+    )
+    .await;
+    kill(&mut worker);
+    assert!(
+        kills >= 2,
+        "the test must actually kill the worker ({kills})"
+    );
+    assert_eq!(app.db.integrity_check().await.unwrap(), "ok");
+    check_outcome(&app, 600).await;
+    // Only whole objects under final names; a write cut by SIGKILL can leave only a staging
+    // file (`name#N`), which is never listed or served.
+    for path in walk(&files_root.join("orders")) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            name.contains('#') || name.len() > 64,
+            "unexpected file {name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_reconnect_after_postgres_stops_and_starts_under_load() {
+    let pg = tokio::task::spawn_blocking(testkit::PrivatePostgres::init)
+        .await
+        .unwrap()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let farm = Farm::new(
+        pg.url.clone(),
+        FilesConfig::Local {
+            root: dir.path().join("files"),
+        },
+    );
+    let app = farm.app().await;
+    import(&app, 80).await;
+    let config = farm.config_file();
+    let mut workers: Vec<Child> = (0..2).map(|_| farm.spawn_worker(&config, &[])).collect();
+    // Let the workers get going, then take the database away for three seconds.
+    let start = Instant::now();
+    while app.db.queue_counts().await.unwrap().done < 10 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "workers never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pg.stop().unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    pg.start().unwrap();
+    wait_for_all(
+        &app,
+        80,
+        Duration::from_secs(1),
+        Duration::from_secs(180),
+        |_| {},
+    )
+    .await;
+    for w in &mut workers {
+        assert!(
+            w.try_wait().unwrap().is_none(),
+            "a worker exited instead of reconnecting"
+        );
+        kill(w);
+    }
+    check_outcome(&app, 80).await;
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
