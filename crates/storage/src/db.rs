@@ -67,15 +67,29 @@ pub struct Tx {
     pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
     _write: Option<OwnedMutexGuard<()>>,
     pub(crate) notify_jobs: bool,
+    /// Jobs enqueued in this transaction.
+    pub(crate) enqueued: usize,
     pub(crate) jobs_enqueued: Arc<tokio::sync::Notify>,
+    pub(crate) pool: Option<AnyPool>,
 }
+
+/// After a burst this large, refresh the planner's statistics of the jobs table at once:
+/// with stale statistics Postgres sorts the whole queue for every claim instead of reading
+/// the claim index (20 ms instead of 0.1 ms per claim at 20,000 queued jobs).
+const ANALYZE_AFTER_BURST: usize = 500;
 
 impl Tx {
     /// Commit, then wake local workers if a job was enqueued.
     pub async fn commit(self) -> Result<(), StorageError> {
         let notify = self.notify_jobs;
         let wake = self.jobs_enqueued.clone();
+        let analyze = (self.enqueued >= ANALYZE_AFTER_BURST)
+            .then_some(self.pool)
+            .flatten();
         self.tx.commit().await?;
+        if let Some(pool) = analyze {
+            sqlx::query("ANALYZE jobs").execute(&pool).await?;
+        }
         if notify {
             wake.notify_waiters();
         }
@@ -102,7 +116,10 @@ impl Db {
         };
         let mut pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout);
+            .acquire_timeout(options.acquire_timeout)
+            // A broken connection shows up as an error on use (and the callers retry); pinging
+            // before every acquire would double the round trips of the queue.
+            .test_before_acquire(false);
         if dialect == Dialect::Sqlite {
             let busy_ms = options.acquire_timeout.as_millis();
             pool = pool.after_connect(move |conn, _meta| {
@@ -167,7 +184,9 @@ impl Db {
             tx,
             _write: guard,
             notify_jobs: false,
+            enqueued: 0,
             jobs_enqueued: self.jobs_enqueued.clone(),
+            pool: (self.dialect == Dialect::Postgres).then(|| self.pool.clone()),
         })
     }
 

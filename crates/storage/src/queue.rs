@@ -20,6 +20,9 @@ use crate::{from_millis, millis};
 /// The Postgres channel idle workers listen on.
 pub const JOBS_CHANNEL: &str = "pressroom_jobs";
 
+const COMPLETE: &str = "UPDATE jobs SET state = 'done', lease_until = NULL, finished_at = $1, \
+     updated_at = $1, last_error = NULL WHERE id = $2 AND token = $3 AND state = 'running'";
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobState {
@@ -193,6 +196,7 @@ impl Db {
                 .await?;
         }
         tx.notify_jobs = true;
+        tx.enqueued += 1;
         Ok(id)
     }
 
@@ -276,15 +280,12 @@ impl Db {
         token: i64,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'done', lease_until = NULL, finished_at = $1, updated_at = $1, \
-             last_error = NULL WHERE id = $2 AND token = $3 AND state = 'running'",
-        )
-        .bind(millis(now))
-        .bind(job)
-        .bind(token)
-        .execute(&mut *tx.tx)
-        .await?;
+        let done = sqlx::query(COMPLETE)
+            .bind(millis(now))
+            .bind(job)
+            .bind(token)
+            .execute(&mut *tx.tx)
+            .await?;
         if done.rows_affected() == 1 {
             Ok(())
         } else {
@@ -292,16 +293,25 @@ impl Db {
         }
     }
 
-    /// Complete in a transaction of its own (jobs whose result is not stored in the database).
+    /// Complete in one statement of its own (jobs whose result is not stored in the database).
     pub async fn complete_now(
         &self,
         job: i64,
         token: i64,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        let mut tx = self.begin().await?;
-        self.complete(&mut tx, job, token, now).await?;
-        tx.commit().await
+        let _w = self.write_lock().await;
+        let done = sqlx::query(COMPLETE)
+            .bind(millis(now))
+            .bind(job)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StorageError::StaleToken { job, token })
+        }
     }
 
     /// Record a failure: a retryable one goes back to the queue after [`backoff`] while

@@ -1,0 +1,85 @@
+//! Queue throughput: claiming and completing no-op jobs, on SQLite and on Postgres.
+//!
+//! `cargo bench -p storage --bench queue` (Postgres from `PRESSROOM_TEST_POSTGRES`, default
+//! the local server). Goals on the 2-core machine: ≥ 2,000 jobs/s on Postgres, ≥ 1,000 jobs/s
+//! on SQLite. Each job is one claim (a transaction of its own) and one completion (another).
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::json;
+use storage::{Db, DbOptions, NewJob};
+
+const JOBS: usize = 20_000;
+const LEASE: Duration = Duration::from_secs(60);
+
+async fn enqueue(db: &Db, n: usize) {
+    let now = Utc::now();
+    let mut tx = db.begin().await.unwrap();
+    for i in 0..n {
+        db.enqueue(&mut tx, &NewJob::new("noop", json!({"n": i}), now), now)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn drain(db: &Db, workers: usize) -> (usize, Duration) {
+    let start = Instant::now();
+    let mut tasks = vec![];
+    for w in 0..workers {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("bench-{w}");
+            let mut n = 0;
+            while let Some(job) = db.claim(&name, &["noop"], Utc::now(), LEASE).await.unwrap() {
+                db.complete_now(job.id, job.token, Utc::now())
+                    .await
+                    .unwrap();
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    (total, start.elapsed())
+}
+
+async fn run(name: &str, db: Db, workers: usize) {
+    enqueue(&db, JOBS).await;
+    let (n, took) = drain(&db, workers).await;
+    assert_eq!(n, JOBS);
+    println!(
+        "{name:<9} {workers} workers: {n} jobs claimed and completed in {:.2} s = {:.0} jobs/s",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("bench.db").display());
+        let sqlite = Db::open(&url, DbOptions::default()).await.unwrap();
+        if std::env::var_os("SKIP_SQLITE").is_none() {
+            run("sqlite", sqlite, 4).await;
+        }
+
+        let pg = testkit::PgDatabase::create().await.unwrap();
+        let opts = DbOptions {
+            max_connections: 16,
+            ..Default::default()
+        };
+        let postgres = Db::open(&pg.url, opts).await.unwrap();
+        run("postgres", postgres.clone(), 8).await;
+        postgres.close().await;
+        pg.drop_now().await.unwrap();
+    });
+}

@@ -1,0 +1,2 @@
+-- (Postgres tunes autovacuum for the jobs table here; SQLite needs nothing.)
+SELECT 1;
