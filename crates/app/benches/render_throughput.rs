@@ -76,8 +76,14 @@ async fn run_batch(app: &Arc<App>, first: i64, n: i64, opts: &WorkerOptions) -> 
 }
 
 fn main() {
-    let jobs: i64 = std::env::var("RENDER_JOBS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let jobs: i64 = std::env::var("RENDER_JOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("bench.db").display());

@@ -11,6 +11,7 @@ use storage::{ClaimedJob, FailOutcome, StorageError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{App, AppError, RENDER_JOB};
 
@@ -110,10 +111,21 @@ impl Worker {
                     let stop = Arc::new(AtomicBool::new(false));
                     stops.push(stop.clone());
                     let (app, opts, shutdown) = (app.clone(), opts.clone(), shutdown.clone());
-                    running.spawn(async move {
-                        run_job(&app, &opts, job, Running { stop }, &shutdown).await;
-                        drop(permit);
-                    });
+                    // Every log line of the job carries its job and order ids.
+                    let span = tracing::info_span!(
+                        "job",
+                        job = job.id,
+                        order = job.order_id.unwrap_or_default(),
+                        attempt = job.attempts,
+                        worker = %opts.id
+                    );
+                    running.spawn(
+                        async move {
+                            run_job(&app, &opts, job, Running { stop }, &shutdown).await;
+                            drop(permit);
+                        }
+                        .instrument(span),
+                    );
                 }
                 Ok(None) => {
                     drop(permit);
@@ -203,11 +215,6 @@ async fn run_job(
             }
         }))
     };
-    let span =
-        tracing::info_span!("job", job = job.id, order = ?job.order_id, attempt = job.attempts);
-    let _enter = span.enter();
-    drop(_enter);
-
     let result = app.render_and_store(&job, running.stop.clone()).await;
     let result = match result {
         Ok(output) => record_with_retries(app, &job, &output, &opts.id, opts.lease)
@@ -226,7 +233,11 @@ async fn run_job(
                 .jobs_finished
                 .with_label_values(&[RENDER_JOB, "done"])
                 .inc();
-            tracing::info!(job = job.id, order = ?job.order_id, version = row.version, seconds = output.duration.as_secs_f64(), "rendered");
+            tracing::info!(
+                version = row.version,
+                seconds = output.duration.as_secs_f64(),
+                "rendered"
+            );
         }
         Err(AppError::Storage(StorageError::StaleToken { .. })) => {
             app.metrics

@@ -174,8 +174,12 @@ impl Config {
         // Only keys of known sections: other PRESSROOM_* variables (PRESSROOM_FONTS, test
         // switches) are not configuration.
         figment = figment.merge(Env::prefixed("PRESSROOM_").split("__").filter(|key| {
-            let first = key.as_str().split('.').next().unwrap_or_default();
-            SECTIONS.contains(&first)
+            let key = key.as_str().to_ascii_lowercase();
+            SECTIONS.iter().any(|s| {
+                key.strip_prefix(s).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with('.') || rest.starts_with("__")
+                })
+            })
         }));
         let mut config: Config = figment.extract().map_err(|e| {
             anyhow::anyhow!(

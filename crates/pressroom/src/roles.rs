@@ -41,7 +41,12 @@ pub struct WorkerArgs {
 #[derive(Subcommand)]
 pub enum OrderCommand {
     /// Import a WooCommerce REST v3 order (JSON file); its personalized items are queued for rendering.
-    Add { file: PathBuf },
+    Add {
+        file: PathBuf,
+        /// Render its items in this process and wait (no separate worker needed).
+        #[arg(long)]
+        wait: bool,
+    },
     /// Queue a new render of an order's personalized items (or one item).
     Render {
         id: i64,
@@ -206,7 +211,7 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let app = open_app(&config).await?;
         match cmd {
-            OrderCommand::Add { file } => {
+            OrderCommand::Add { file, wait } => {
                 let body =
                     std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
                 let base = file.parent().map(PathBuf::from).unwrap_or_default();
@@ -217,10 +222,23 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
                 match app.import_order(&body, &source).await {
                     Ok(imported) => {
                         println!("{}", serde_json::to_string_pretty(&imported)?);
+                        if wait {
+                            run_until_done(&app, &config, &imported.jobs).await?;
+                            print_renders(&app, &config, imported.order_id).await?;
+                        }
                         Ok(ExitCode::SUCCESS)
                     }
                     Err(e) => {
                         eprintln!("error: {}: {e}", file.display());
+                        if let app::AppError::Storage(storage::StorageError::DuplicateOrder {
+                            existing,
+                            ..
+                        }) = e
+                        {
+                            eprintln!(
+                                "hint: `pressroom order render {existing} --wait` renders it again; `pressroom order show {existing}` shows it"
+                            );
+                        }
                         Ok(ExitCode::from(2))
                     }
                 }
@@ -229,15 +247,16 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
                 let jobs = app
                     .request_render(id, item, &Actor::Merchant("cli".into()))
                     .await?;
-                if wait {
-                    run_until_done(&app, &config, &jobs).await?;
-                }
                 println!(
                     "{}",
                     serde_json::to_string_pretty(
                         &serde_json::json!({"order_id": id, "jobs": jobs})
                     )?
                 );
+                if wait {
+                    run_until_done(&app, &config, &jobs).await?;
+                    print_renders(&app, &config, id).await?;
+                }
                 Ok(ExitCode::SUCCESS)
             }
             OrderCommand::Show { id } => {
@@ -247,6 +266,32 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
             }
         }
     })
+}
+
+/// One line per render version, with where its files are.
+async fn print_renders(app: &App, config: &Config, order_id: i64) -> Result<()> {
+    let local_root = match config.files_config()? {
+        storage::FilesConfig::Local { root } => Some(root),
+        storage::FilesConfig::S3(_) => None,
+    };
+    let place = |key: &str| match &local_root {
+        Some(root) => root.join(key).display().to_string(),
+        None => key.to_string(),
+    };
+    for r in app.db.renders(order_id).await? {
+        let x = &r.render;
+        println!(
+            "order {order_id} item {} version {}: {} preflight error(s), {} warning(s)",
+            x.item_id, r.version, x.preflight_errors, x.preflight_warnings
+        );
+        println!("  print   {}", place(&x.print_key));
+        println!("  preview {}", place(&x.preview_key));
+        if let Some(m) = &x.mockup_key {
+            println!("  mockup  {}", place(m));
+        }
+        println!("  report  {}", place(&x.report_key));
+    }
+    Ok(())
 }
 
 /// Run a worker in this process until the given jobs are finished.
