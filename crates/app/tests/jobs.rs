@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use app::import::ImportSource;
 use app::{App, AppError, AppSettings};
-use domain::{Actor, FieldMapping, ItemMapping, ProductRule};
+use domain::Actor;
 use storage::files::S3Config;
 use storage::{Db, DbOptions, Files, FilesConfig, StorageError};
 
@@ -17,30 +17,7 @@ fn root() -> PathBuf {
 }
 
 fn settings() -> AppSettings {
-    AppSettings {
-        templates_dir: root().join("fixtures/templates"),
-        fonts_dir: root().join("fonts"),
-        mapping: ItemMapping {
-            products: vec![ProductRule {
-                sku: Some("NAME-TAG".into()),
-                product_id: None,
-                variation_id: None,
-                template: "name-tag".into(),
-            }],
-            fields: vec![
-                FieldMapping {
-                    meta_key: "Name".into(),
-                    field: "name".into(),
-                },
-                FieldMapping {
-                    meta_key: "Photo".into(),
-                    field: "photo".into(),
-                },
-            ],
-            photo_fields: vec!["photo".into()],
-        },
-        ..AppSettings::default()
-    }
+    toml::from_str(&testkit::demo_app_settings()).unwrap()
 }
 
 fn cli() -> ImportSource {
@@ -164,40 +141,6 @@ async fn a_paused_worker_cannot_complete_a_job_that_was_taken_over_nor_replace_i
 
 use object_store::ObjectStoreExt;
 
-/// Forwards to `target` but cuts each connection after `limit` request bytes.
-async fn cutting_proxy(target: u16, limit: usize) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
-                else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.split();
-                let (mut sr, mut sw) = server.split();
-                let up = async {
-                    let (mut sent, mut buf) = (0, vec![0u8; 16 * 1024]);
-                    while sent < limit {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n.min(limit - sent),
-                        };
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                        sent += n;
-                    }
-                };
-                tokio::select! { _ = up => {}, _ = tokio::io::copy(&mut sr, &mut cw) => {} }
-            });
-        }
-    });
-    port
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_that_fails_half_way_leaves_no_object_and_records_no_render() {
     let dir = tempfile::tempdir().unwrap();
@@ -211,7 +154,7 @@ async fn an_upload_that_fails_half_way_leaves_no_object_and_records_no_render() 
         .unwrap();
     // …then render through a connection that dies 8 kB into each request: the print file
     // (larger than that) cannot get through.
-    let proxy = cutting_proxy(s3server.port, 8 * 1024).await;
+    let proxy = testkit::cutting_proxy(s3server.port, 8 * 1024).await;
     let broken = app(&url, s3(&s3server, &format!("http://127.0.0.1:{proxy}"))).await;
     let job = broken
         .db
@@ -249,26 +192,11 @@ async fn an_upload_that_fails_half_way_leaves_no_object_and_records_no_render() 
             .is_empty(),
         "no render recorded"
     );
-    let on_disk = walk(&s3server.bucket_dir().join("orders"));
+    let on_disk = testkit::files_below(&s3server.bucket_dir().join("orders"));
     assert!(
         on_disk.is_empty(),
         "nothing half-written on the server's disk: {on_disk:?}"
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p))
-            } else {
-                out.push(p)
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,7 +255,9 @@ async fn invalid_orders_store_nothing() {
     }
     // A template that is not installed.
     let mut missing = settings();
-    missing.mapping.products[0].template = "no-such-template".into();
+    for rule in &mut missing.mapping.products {
+        rule.template = "no-such-template".into();
+    }
     let app2 = App::new(
         app.db.clone(),
         app.files.clone(),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use app::import::ImportSource;
 use app::{App, AppSettings};
-use domain::{Actor, FieldMapping, ItemMapping, ProductRule};
+use domain::Actor;
 use storage::files::S3Config;
 use storage::{Db, DbOptions, Files, FilesConfig};
 
@@ -19,30 +19,7 @@ fn root() -> PathBuf {
 }
 
 fn settings() -> AppSettings {
-    AppSettings {
-        templates_dir: root().join("fixtures/templates"),
-        fonts_dir: root().join("fonts"),
-        mapping: ItemMapping {
-            products: vec![ProductRule {
-                sku: Some("NAME-TAG".into()),
-                product_id: None,
-                variation_id: None,
-                template: "name-tag".into(),
-            }],
-            fields: vec![
-                FieldMapping {
-                    meta_key: "Name".into(),
-                    field: "name".into(),
-                },
-                FieldMapping {
-                    meta_key: "Photo".into(),
-                    field: "photo".into(),
-                },
-            ],
-            photo_fields: vec!["photo".into()],
-        },
-        ..AppSettings::default()
-    }
+    toml::from_str(&testkit::demo_app_settings()).unwrap()
 }
 
 /// The farm's shared configuration, as a worker process reads it.
@@ -254,7 +231,7 @@ async fn three_workers_on_postgres_and_s3_survive_sigkill_every_second() {
     assert!(kills >= 3, "the test must actually kill workers ({kills})");
     check_outcome(&app, 200).await;
     // The server's disk holds the objects and nothing else (no partial uploads).
-    let on_disk = walk(&s3.bucket_dir().join("orders"));
+    let on_disk = testkit::files_below(&s3.bucket_dir().join("orders"));
     assert_eq!(on_disk.len(), 3 * 200, "{} files on disk", on_disk.len());
 }
 
@@ -296,7 +273,7 @@ async fn two_workers_on_sqlite_survive_sigkill_every_second() {
     check_outcome(&app, 600).await;
     // Only whole objects under final names; a write cut by SIGKILL can leave only a staging
     // file (`name#N`), which is never listed or served.
-    for path in walk(&files_root.join("orders")) {
+    for path in testkit::files_below(&files_root.join("orders")) {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         assert!(
             name.contains('#') || name.len() > 64,
@@ -350,19 +327,4 @@ async fn workers_reconnect_after_postgres_stops_and_starts_under_load() {
         kill(w);
     }
     check_outcome(&app, 80).await;
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

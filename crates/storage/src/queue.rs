@@ -142,6 +142,15 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::from_secs((2u64 << exp).min(300))
 }
 
+/// A job write that needed the caller's token: exactly one row, or the token was stale.
+fn held(done: &sqlx::any::AnyQueryResult, job: i64, token: i64) -> Result<(), StorageError> {
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StorageError::StaleToken { job, token })
+    }
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -286,11 +295,7 @@ impl Db {
             .bind(token)
             .execute(&mut *tx.tx)
             .await?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StorageError::StaleToken { job, token })
-        }
+        held(&done, job, token)
     }
 
     /// Complete in one statement of its own (jobs whose result is not stored in the database).
@@ -307,11 +312,7 @@ impl Db {
             .bind(token)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StorageError::StaleToken { job, token })
-        }
+        held(&done, job, token)
     }
 
     /// Record a failure: a retryable one goes back to the queue after [`backoff`] while
@@ -376,14 +377,7 @@ impl Db {
         .bind(job.token)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StorageError::StaleToken {
-                job: job.id,
-                token: job.token,
-            })
-        }
+        held(&done, job.id, job.token)
     }
 
     /// Return jobs whose lease expired (their worker died or stalled) to the queue, or

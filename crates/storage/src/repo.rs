@@ -52,6 +52,16 @@ pub struct RenderRow {
 }
 
 const ORDER_COLUMNS: &str = "id, store_id, row_version, data, created_at, updated_at";
+const ORDER_BY_ID: &str =
+    "SELECT id, store_id, row_version, data, created_at, updated_at FROM orders WHERE id = $1";
+
+fn order_found(row: Option<AnyRow>, id: i64) -> Result<OrderRow, StorageError> {
+    let row = row.ok_or_else(|| StorageError::NotFound {
+        what: "order",
+        id: id.to_string(),
+    })?;
+    order_from_row(&row)
+}
 
 fn order_from_row(row: &AnyRow) -> Result<OrderRow, StorageError> {
     let id: i64 = row.try_get("id")?;
@@ -123,28 +133,20 @@ impl Db {
     }
 
     pub async fn get_order(&self, id: i64) -> Result<OrderRow, StorageError> {
-        let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))
+        let row = sqlx::query(ORDER_BY_ID)
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StorageError::NotFound {
-                what: "order",
-                id: id.to_string(),
-            })?;
-        order_from_row(&row)
+            .await?;
+        order_found(row, id)
     }
 
     /// The order inside a transaction (to decide and then write with compare-and-set).
     pub async fn get_order_tx(&self, tx: &mut Tx, id: i64) -> Result<OrderRow, StorageError> {
-        let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))
+        let row = sqlx::query(ORDER_BY_ID)
             .bind(id)
             .fetch_optional(&mut *tx.tx)
-            .await?
-            .ok_or_else(|| StorageError::NotFound {
-                what: "order",
-                id: id.to_string(),
-            })?;
-        order_from_row(&row)
+            .await?;
+        order_found(row, id)
     }
 
     pub async fn find_order(

@@ -311,3 +311,81 @@ impl Drop for PrivatePostgres {
             .output();
     }
 }
+
+/// A TCP proxy on 127.0.0.1 that forwards to `target` but cuts every connection after `limit`
+/// bytes from the client: a network failing half-way through an upload.
+pub async fn cutting_proxy(target: u16, limit: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.split();
+                let (mut sr, mut sw) = server.split();
+                let up = async {
+                    let (mut sent, mut buf) = (0, vec![0u8; 16 * 1024]);
+                    while sent < limit {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n.min(limit - sent),
+                        };
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                        sent += n;
+                    }
+                };
+                // Whichever direction ends first drops both: the cut.
+                tokio::select! { _ = up => {}, _ = tokio::io::copy(&mut sr, &mut cw) => {} }
+            });
+        }
+    });
+    port
+}
+
+/// Every file below `dir` (none if it does not exist).
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_below(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The checkout's root folder (tests find fixtures, fonts and templates there).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `[app]` section of the checkout's `pressroom.toml` (the demo mapping of SKUs to the
+/// fixture templates) as TOML, with its folders made absolute: tests deserialize it into
+/// `app::AppSettings`, so they use the same mapping a newcomer's first run does.
+pub fn demo_app_settings() -> String {
+    let root = repo_root();
+    let text = std::fs::read_to_string(root.join("pressroom.toml"))
+        .expect("pressroom.toml in the checkout");
+    let config: toml::Table = text.parse().expect("pressroom.toml is TOML");
+    let mut app = config["app"].as_table().expect("an [app] section").clone();
+    for key in ["templates_dir", "fonts_dir"] {
+        let rel = app[key].as_str().expect("a folder").to_string();
+        app.insert(
+            key.into(),
+            toml::Value::String(root.join(rel).display().to_string()),
+        );
+    }
+    toml::to_string(&app).expect("serializes")
+}

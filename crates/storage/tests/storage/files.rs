@@ -5,8 +5,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use storage::files::S3Config;
 use storage::{Files, FilesConfig, UrlMode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::common::t;
 
@@ -165,49 +163,10 @@ async fn server_signed_and_public_urls() {
     );
 }
 
-/// Forwards to `target` but cuts every connection after `limit` request bytes, like a network
-/// failing half-way through an upload.
-async fn cutting_proxy(target: u16, limit: usize) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let Ok(mut server) = TcpStream::connect(("127.0.0.1", target)).await else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.split();
-                let (mut sr, mut sw) = server.split();
-                let up = async {
-                    let mut sent = 0;
-                    let mut buf = vec![0u8; 16 * 1024];
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        let n = n.min(limit - sent);
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                        sent += n;
-                        if sent >= limit {
-                            return; // cut: drop both directions
-                        }
-                    }
-                };
-                let down = tokio::io::copy(&mut sr, &mut cw);
-                tokio::select! { _ = up => {}, _ = down => {} }
-            });
-        }
-    });
-    port
-}
-
 #[tokio::test]
 async fn an_upload_cut_half_way_leaves_no_object() {
     let server = testkit::S3Server::start().unwrap();
-    let proxy = cutting_proxy(server.port, 256 * 1024).await;
+    let proxy = testkit::cutting_proxy(server.port, 256 * 1024).await;
     let files = Files::open(
         &s3_config(&server, &format!("http://127.0.0.1:{proxy}")),
         None,
@@ -224,7 +183,7 @@ async fn an_upload_cut_half_way_leaves_no_object() {
     // Nothing under the key, seen through a healthy connection and on the server's disk.
     let direct = Files::open(&s3_config(&server, &server.endpoint), None).unwrap();
     assert_eq!(direct.list("orders").await.unwrap(), Vec::<String>::new());
-    let on_disk: Vec<_> = walk(&server.bucket_dir());
+    let on_disk: Vec<_> = testkit::files_below(&server.bucket_dir());
     assert!(
         on_disk.iter().all(|p| !p.ends_with(".png")),
         "stray files: {on_disk:?}"
@@ -234,19 +193,4 @@ async fn an_upload_cut_half_way_leaves_no_object() {
         .put_content("orders/9/items/1", "png", big)
         .await
         .unwrap();
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = vec![];
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out
 }
