@@ -228,17 +228,23 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
                         }
                         Ok(ExitCode::SUCCESS)
                     }
+                    // Adding the same order again changes nothing and is not an error (the
+                    // first command of the README may be run twice).
+                    Err(app::AppError::Storage(storage::StorageError::DuplicateOrder {
+                        existing,
+                        ..
+                    })) => {
+                        eprintln!(
+                            "{}: already imported as order {existing}; nothing changed (`pressroom order render {existing} --wait` renders it again)",
+                            file.display()
+                        );
+                        if wait {
+                            print_renders(&app, &config, existing).await?;
+                        }
+                        Ok(ExitCode::SUCCESS)
+                    }
                     Err(e) => {
                         eprintln!("error: {}: {e}", file.display());
-                        if let app::AppError::Storage(storage::StorageError::DuplicateOrder {
-                            existing,
-                            ..
-                        }) = e
-                        {
-                            eprintln!(
-                                "hint: `pressroom order render {existing} --wait` renders it again; `pressroom order show {existing}` shows it"
-                            );
-                        }
                         Ok(ExitCode::from(2))
                     }
                 }

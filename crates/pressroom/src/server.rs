@@ -155,14 +155,16 @@ async fn list_orders(State(app): State<Arc<App>>, Query(page): Query<Page>) -> A
 /// its history.
 pub async fn order_view(app: &App, id: i64) -> Result<serde_json::Value, app::AppError> {
     let row = app.db.get_order(id).await?;
-    let renders: Vec<_> = app
-        .db
-        .renders(id)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let link = |f: &str| format!("/api/v1/renders/{}/{f}", r.id);
-            json!({
+    let mut renders = vec![];
+    for r in app.db.renders(id).await? {
+        // What a provider is handed for this print file (signed or public, by configuration).
+        let provider_url = app
+            .files
+            .provider_url(&r.render.print_key, app.now())
+            .await
+            .ok();
+        let link = |f: &str| format!("/api/v1/renders/{}/{f}", r.id);
+        renders.push(json!({
                 "id": r.id,
                 "version": r.version,
                 "item_id": r.render.item_id,
@@ -182,9 +184,9 @@ pub async fn order_view(app: &App, id: i64) -> Result<serde_json::Value, app::Ap
                     "mockup": r.render.mockup_key.as_ref().map(|_| link("mockup")),
                     "report": link("report"),
                 },
-            })
-        })
-        .collect();
+                "provider_url": provider_url,
+        }));
+    }
     let jobs: Vec<_> = app
         .db
         .jobs_for_order(id)

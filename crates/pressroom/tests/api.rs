@@ -716,6 +716,17 @@ async fn providers_get_print_files_only_through_signed_links(
         .unwrap();
     expect_error(resp, StatusCode::FORBIDDEN, "bad_signature").await;
 
+    // The order view carries the link a provider is handed, and it works without credentials.
+    let handed = render["provider_url"]
+        .as_str()
+        .expect("the render's provider URL");
+    assert!(
+        handed.starts_with(&server.url(&format!("/files/{key}?expires="))),
+        "{handed}"
+    );
+    let resp = http.get(handed).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{handed}");
+
     // A link as the server hands it to providers, made with the same secret.
     let signer = |ttl_days| {
         storage::Files::open(

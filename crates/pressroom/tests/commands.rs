@@ -137,15 +137,19 @@ fn order_add_renders_and_order_render_makes_a_new_version() {
     assert!(print.starts_with(dir.path()) && print.is_file(), "{stdout}");
     assert!(std::fs::read(&print).unwrap().starts_with(b"\x89PNG"));
 
-    // Again: refused, with a hint.
-    let again = run(pressroom(&config, &["order", "add"]).arg(&order));
-    assert_eq!(again.status.code(), Some(2));
+    // Again: nothing changes, the existing renders are shown, and it says how to re-render.
+    let again = run(pressroom(&config, &["order", "add", "--wait"]).arg(&order));
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let said = text(&again.stderr);
     assert!(
-        text(&again.stderr).contains("already exists as order 1"),
-        "{}",
-        text(&again.stderr)
+        said.contains("already imported as order 1") && said.contains("order render 1"),
+        "{said}"
     );
-    assert!(text(&again.stderr).contains("order render 1"));
+    assert!(
+        text(&again.stdout).contains("version 1"),
+        "{}",
+        text(&again.stdout)
+    );
 
     let rerender = run(&mut pressroom(&config, &["order", "render", "1", "--wait"]));
     assert!(rerender.status.success(), "{}", text(&rerender.stderr));
