@@ -93,6 +93,8 @@ pub struct App {
     pub metrics: Metrics,
     pub clock: Clock,
     pub http: reqwest::Client,
+    /// Template versions already recorded in the `templates` table by this process.
+    recorded_templates: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl App {
@@ -127,10 +129,33 @@ impl App {
             metrics: Metrics::new(),
             clock,
             http,
+            recorded_templates: Default::default(),
         })
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// Record which template version renders use (once per version and process), so the
+    /// database names every template a render was made with.
+    pub(crate) async fn record_template(&self, t: &renderer::Template) -> Result<(), AppError> {
+        let m = t.manifest();
+        let key = (m.id.clone(), t.manifest_sha256().to_string());
+        if self.recorded_templates.lock().expect("lock").contains(&key) {
+            return Ok(());
+        }
+        let location = self.templates.dir().join(&m.id).display().to_string();
+        self.db
+            .upsert_template(
+                &m.id,
+                &m.version,
+                t.manifest_sha256(),
+                &location,
+                self.now(),
+            )
+            .await?;
+        self.recorded_templates.lock().expect("lock").insert(key);
+        Ok(())
     }
 }

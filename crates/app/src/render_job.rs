@@ -74,6 +74,7 @@ impl App {
                 message: "is not personalized".into(),
             })?;
         let template = self.templates.get(&self.renderer, &p.template_id)?;
+        self.record_template(&template).await?;
 
         let mut input = renderer::Input {
             values: p.values.clone(),

@@ -96,6 +96,11 @@ async fn a_paused_worker_cannot_complete_a_job_that_was_taken_over_nor_replace_i
         .unwrap();
     let row_b = app.record_render(&b, &out_b, "worker-b").await.unwrap();
     assert_eq!(row_b.version, 1);
+    let templates = app.db.templates().await.unwrap();
+    assert_eq!(
+        (templates[0].id.as_str(), templates[0].version.as_str()),
+        ("name-tag", "1")
+    );
     let keys = app.files.list("orders").await.unwrap();
     let before: Vec<_> = {
         let mut v = vec![];

@@ -22,6 +22,16 @@ pub struct OrderRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A template version as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateRow {
+    pub id: String,
+    pub version: String,
+    pub manifest_sha256: String,
+    pub location: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A finished render to record (one new version of an order's item).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRender {
@@ -411,6 +421,25 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Installed template versions that renders used, by id.
+    pub async fn templates(&self) -> Result<Vec<TemplateRow>, StorageError> {
+        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, version, manifest_sha256, location, updated_at FROM templates ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, version, manifest_sha256, location, at)| TemplateRow {
+                id,
+                version,
+                manifest_sha256,
+                location,
+                updated_at: from_millis(at),
+            })
+            .collect())
     }
 
     /// Make sure a store row exists (orders reference their store by id).

@@ -15,7 +15,36 @@ on_both_databases!(
     history_is_append_only_and_keeps_payloads,
     renders_get_increasing_versions_and_old_ones_stay,
     a_rolled_back_transaction_leaves_nothing,
+    template_versions_are_recorded_and_updated,
 );
+
+async fn template_versions_are_recorded_and_updated(db: Db) {
+    db.upsert_template("name-tag", "1", "aa", "/t/name-tag", t(0))
+        .await
+        .unwrap();
+    db.upsert_template("pet-portrait", "2", "bb", "/t/pet-portrait", t(0))
+        .await
+        .unwrap();
+    db.upsert_template("name-tag", "2", "cc", "/t/name-tag", t(5))
+        .await
+        .unwrap();
+    let rows = db.templates().await.unwrap();
+    let summary: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.id.as_str(),
+                r.version.as_str(),
+                r.manifest_sha256.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [("name-tag", "2", "cc"), ("pet-portrait", "2", "bb")]
+    );
+    assert_eq!(rows[0].updated_at, t(5));
+}
 
 async fn an_order_round_trips_with_its_status_verbatim(db: Db) {
     let mut o = order(727, "On Hold");
