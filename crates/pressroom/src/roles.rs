@@ -86,15 +86,27 @@ async fn open_app(config: &Config) -> Result<Arc<App>> {
             .with_context(|| format!("create data folder {}", config.data_dir.display()))?;
     }
     let url = config.database_url();
-    let db = storage::Db::open(
-        &url,
-        storage::DbOptions {
-            max_connections: config.database.max_connections,
-            ..Default::default()
-        },
-    )
-    .await
-    .with_context(|| format!("database {}", crate::config::redact_url_password(&url)))?;
+    let options = storage::DbOptions {
+        max_connections: config.database.max_connections,
+        ..Default::default()
+    };
+    // A database that is restarting (or not up yet when a farm boots) is waited for, up to
+    // a minute; a wrong URL or password fails at once.
+    let started = std::time::Instant::now();
+    let db = loop {
+        match storage::Db::open(&url, options.clone()).await {
+            Ok(db) => break db,
+            Err(e) if e.is_retryable() && started.elapsed() < Duration::from_secs(60) => {
+                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("database {}", crate::config::redact_url_password(&url))
+                });
+            }
+        }
+    };
     let files = storage::Files::open(&config.files_config()?, Some(config.url_mode()?))?;
     let app = App::new(db, files, config.app.clone(), app::system_clock())?;
     Ok(Arc::new(app))

@@ -309,6 +309,8 @@ async fn workers_reconnect_after_postgres_stops_and_starts_under_load() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     pg.stop().unwrap();
+    // A worker that starts while the database is away waits for it.
+    workers.push(farm.spawn_worker(&config, &[]));
     tokio::time::sleep(Duration::from_secs(3)).await;
     pg.start().unwrap();
     wait_for_all(
