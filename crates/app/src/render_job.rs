@@ -152,26 +152,23 @@ impl App {
         .map_err(|e| AppError::Config(format!("render task failed: {e}")))??;
 
         let prefix = format!("orders/{}/items/{}", spec.order_id, spec.item_id);
-        let print = self
-            .files
-            .put_content(&prefix, encoded.print_ext, Bytes::from(encoded.print))
-            .await?;
-        let preview = self
-            .files
-            .put_content(&prefix, "jpg", Bytes::from(encoded.preview))
-            .await?;
-        let mockup = match encoded.mockup {
-            Some(m) => Some(
-                self.files
-                    .put_content(&prefix, "jpg", Bytes::from(m))
-                    .await?,
-            ),
-            None => None,
-        };
-        let report = self
-            .files
-            .put_content(&prefix, "json", Bytes::from(encoded.report))
-            .await?;
+        // The four uploads go side by side (they are independent objects; on S3 each is a
+        // request of its own).
+        let files = &self.files;
+        let (print, preview, mockup, report) = tokio::try_join!(
+            files.put_content(&prefix, encoded.print_ext, Bytes::from(encoded.print)),
+            files.put_content(&prefix, "jpg", Bytes::from(encoded.preview)),
+            async {
+                match encoded.mockup {
+                    Some(m) => files
+                        .put_content(&prefix, "jpg", Bytes::from(m))
+                        .await
+                        .map(Some),
+                    None => Ok(None),
+                }
+            },
+            files.put_content(&prefix, "json", Bytes::from(encoded.report)),
+        )?;
         Ok(RenderOutput {
             render: NewRender {
                 order_id: spec.order_id,

