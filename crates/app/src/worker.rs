@@ -102,6 +102,12 @@ impl Worker {
                 _ = shutdown.cancelled() => break,
                 p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
             };
+            // Listen before looking, so an enqueue between an empty claim and the wait below
+            // still wakes this worker.
+            let wakeup = app.db.job_wakeup();
+            let notified = wakeup.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let now = app.now();
             match app.db.claim(&opts.id, &[RENDER_JOB], now, opts.lease).await {
                 Ok(Some(job)) => {
@@ -131,7 +137,8 @@ impl Worker {
                     drop(permit);
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
-                        _ = app.db.wait_for_jobs(opts.poll) => {}
+                        _ = notified => {}
+                        _ = tokio::time::sleep(opts.poll) => {}
                     }
                 }
                 Err(e) => {

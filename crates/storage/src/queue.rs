@@ -458,6 +458,12 @@ impl Db {
         Ok(jobs)
     }
 
+    /// What [`Db::wait_for_jobs`] waits on, for callers that must start listening before
+    /// they look (`notified().enable()`), so no wake-up falls between the two.
+    pub fn job_wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.jobs_enqueued.clone()
+    }
+
     /// Wait until a job may be ready: woken at once by an enqueue in this process (or, on
     /// Postgres, in any process through [`JobWakeups`]), else after `poll`.
     pub async fn wait_for_jobs(&self, poll: Duration) {
