@@ -215,17 +215,20 @@ async fn an_upload_that_fails_half_way_leaves_no_object_and_records_no_render() 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_orders_store_nothing() {
+/// The embedded default: an SQLite file and a files folder in a temporary folder.
+async fn local_app() -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("p.db").display());
-    let app = app(
-        &url,
-        FilesConfig::Local {
-            root: dir.path().join("files"),
-        },
-    )
-    .await;
+    let files = FilesConfig::Local {
+        root: dir.path().join("files"),
+    };
+    let app = app(&url, files).await;
+    (dir, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_orders_store_nothing() {
+    let (_dir, app) = local_app().await;
 
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("not JSON", b"<html>".to_vec(), "woo_json"),
@@ -317,15 +320,7 @@ async fn invalid_orders_store_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renders_are_unlimited_until_the_order_is_submitted() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("p.db").display());
-    let app = app(
-        &url,
-        FilesConfig::Local {
-            root: dir.path().join("files"),
-        },
-    )
-    .await;
+    let (_dir, app) = local_app().await;
     let imported = app
         .import_order(&name_tag_order(9, "Ada"), &cli())
         .await
