@@ -27,6 +27,8 @@ struct Farm {
     dir: tempfile::TempDir,
     db_url: String,
     files: FilesConfig,
+    /// Extra lines for the workers' `[app]` section.
+    app_extra: String,
 }
 
 impl Farm {
@@ -35,6 +37,7 @@ impl Farm {
             dir: tempfile::tempdir().unwrap(),
             db_url,
             files,
+            app_extra: String::new(),
         }
     }
 
@@ -51,11 +54,12 @@ impl Farm {
             ),
         };
         let text = format!(
-            "data_dir = {:?}\n[database]\nurl = {:?}\nmax_connections = 4\n[worker]\nlease_secs = 2\npoll_ms = 200\ngrace_secs = 5\nconcurrency = 1\n[app]\ntemplates_dir = {:?}\nfonts_dir = {:?}\n[files]\n{files}",
+            "data_dir = {:?}\n[database]\nurl = {:?}\nmax_connections = 4\n[worker]\nlease_secs = 2\npoll_ms = 200\ngrace_secs = 5\nconcurrency = 1\n[app]\ntemplates_dir = {:?}\nfonts_dir = {:?}\n{}\n[files]\n{files}",
             self.dir.path().display().to_string(),
             self.db_url,
             root().join("fixtures/templates").display().to_string(),
             root().join("fonts").display().to_string(),
+            self.app_extra,
         );
         std::fs::write(&path, text).unwrap();
         path
@@ -329,4 +333,134 @@ async fn workers_reconnect_after_postgres_stops_and_starts_under_load() {
         kill(w);
     }
     check_outcome(&app, 80).await;
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {sig}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_worker_process_cannot_finish_a_job_that_was_taken_over() {
+    let pg = testkit::PgDatabase::create().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files_root = dir.path().join("files");
+    let mut farm = Farm::new(
+        pg.url.clone(),
+        FilesConfig::Local {
+            root: files_root.clone(),
+        },
+    );
+    // The standard workload with the slowest PNG encoder: seconds per job, so the worker is
+    // surely holding the job when it is paused.
+    farm.app_extra = "print_format = \"png_best\"".into();
+    let config = farm.config_file();
+    let mut settings = settings();
+    settings.mapping.products.push(domain::ProductRule {
+        sku: Some("WORKLOAD".into()),
+        product_id: None,
+        variation_id: None,
+        template: "workload".into(),
+    });
+    for f in ["names", "year"] {
+        settings.mapping.fields.push(domain::FieldMapping {
+            meta_key: f.into(),
+            field: f.into(),
+        });
+    }
+    let db = Db::open(&farm.db_url, DbOptions::default()).await.unwrap();
+    let app = App::new(
+        db,
+        Files::open(&farm.files, None).unwrap(),
+        settings,
+        app::system_clock(),
+    )
+    .unwrap();
+    let order = serde_json::json!({
+        "id": 1, "number": "1", "status": "processing", "total": "30.00",
+        "line_items": [{"id": 1, "sku": "WORKLOAD", "quantity": 1, "total": "30.00", "meta_data": [
+            {"id": 1, "key": "names", "value": "Ada & Alan"},
+            {"id": 2, "key": "year", "value": "2026"},
+            {"id": 3, "key": "Photo", "value": "templates/workload/photo.jpg"},
+        ]}]
+    });
+    let source = ImportSource {
+        actor: Actor::System,
+        local_files: Some(root().join("fixtures")),
+    };
+    let imported = app
+        .import_order(&serde_json::to_vec(&order).unwrap(), &source)
+        .await
+        .unwrap();
+    let job_id = imported.jobs[0];
+
+    // Worker A claims the job; pause it (SIGSTOP) while it renders.
+    let mut a = farm.spawn_worker(&config, &[]);
+    let start = Instant::now();
+    loop {
+        let job = app.db.job(job_id).await.unwrap();
+        if job.state == storage::queue::JobState::Running {
+            signal(&a, "-STOP");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "worker A never claimed the job"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let held_by_a = app.db.job(job_id).await.unwrap();
+    assert_eq!(
+        held_by_a.state,
+        storage::queue::JobState::Running,
+        "A was paused holding the job"
+    );
+
+    // Its lease (2 s) runs out; worker B takes the job over and finishes it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut b = farm.spawn_worker(&config, &[]);
+    wait_for_all(
+        &app,
+        1,
+        Duration::from_millis(200),
+        Duration::from_secs(120),
+        |_| {},
+    )
+    .await;
+    let done = app.db.job(job_id).await.unwrap();
+    assert_ne!(done.worker, held_by_a.worker, "B finished it");
+    let snapshot = |root: &Path| -> Vec<(PathBuf, std::time::SystemTime, u64)> {
+        let mut v: Vec<_> = testkit::files_below(root)
+            .into_iter()
+            .map(|p| {
+                let m = std::fs::metadata(&p).unwrap();
+                (p, m.modified().unwrap(), m.len())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = snapshot(&files_root.join("orders"));
+    assert_eq!(before.len(), 3, "print, preview and report: {before:?}");
+
+    // A resumes. Its heartbeat finds the token stale: it records nothing, and the files stay
+    // exactly as B left them.
+    signal(&a, "-CONT");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        a.try_wait().unwrap().is_none(),
+        "A keeps running after losing the job"
+    );
+    assert_eq!(app.db.renders(imported.order_id).await.unwrap().len(), 1);
+    assert_eq!(app.db.job(job_id).await.unwrap().worker, done.worker);
+    let after: Vec<_> = snapshot(&files_root.join("orders"))
+        .into_iter()
+        .filter(|(p, _, _)| !p.to_string_lossy().contains('#'))
+        .collect();
+    assert_eq!(after, before, "no file added or rewritten");
+    kill(&mut a);
+    kill(&mut b);
 }
