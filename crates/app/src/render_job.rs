@@ -25,6 +25,8 @@ pub struct RenderOutput {
 
 struct Encoded {
     print: Vec<u8>,
+    /// Hashed by the renderer while encoding; the storage key reuses it.
+    print_sha256: String,
     print_ext: &'static str,
     preview: Vec<u8>,
     mockup: Option<Vec<u8>>,
@@ -106,7 +108,9 @@ impl App {
                 || rendered.write_print(format, Cursor::new(&mut print)),
                 || rendered.write_preview(preview_width, Cursor::new(&mut preview)),
             );
-            rendered.record_output("print", pi?);
+            let pi = pi?;
+            let print_sha256 = pi.sha256.clone();
+            rendered.record_output("print", pi);
             rendered.record_output("preview", vi?);
             let mut mockup = Vec::new();
             let mockup = match rendered.write_mockup(
@@ -133,6 +137,7 @@ impl App {
             }))
             .expect("report serializes");
             Ok(Encoded {
+                print_sha256,
                 print_ext: if matches!(format, PrintFormat::Jpeg { .. }) {
                     "jpg"
                 } else {
@@ -156,7 +161,12 @@ impl App {
         // request of its own).
         let files = &self.files;
         let (print, preview, mockup, report) = tokio::try_join!(
-            files.put_content(&prefix, encoded.print_ext, Bytes::from(encoded.print)),
+            files.put_hashed(
+                &prefix,
+                encoded.print_ext,
+                encoded.print_sha256,
+                Bytes::from(encoded.print)
+            ),
             files.put_content(&prefix, "jpg", Bytes::from(encoded.preview)),
             async {
                 match encoded.mockup {

@@ -1,7 +1,6 @@
 //! Render jobs at the boundary between the worker and storage: fencing of a paused worker,
 //! uploads that fail half-way, and imports that must store nothing.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -12,10 +11,6 @@ use domain::Actor;
 use storage::files::S3Config;
 use storage::{Db, DbOptions, Files, FilesConfig, StorageError};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn settings() -> AppSettings {
     toml::from_str(&testkit::demo_app_settings()).unwrap()
 }
@@ -23,12 +18,13 @@ fn settings() -> AppSettings {
 fn cli() -> ImportSource {
     ImportSource {
         actor: Actor::Merchant("test".into()),
-        local_files: Some(root().join("fixtures/orders")),
+        local_files: Some(testkit::repo_root().join("fixtures/orders")),
     }
 }
 
 fn name_tag_order(id: i64, name: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(root().join("fixtures/orders/name-tag.json")).unwrap();
+    let text = std::fs::read_to_string(testkit::repo_root().join("fixtures/orders/name-tag.json"))
+        .unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["id"] = id.into();
     v["number"] = id.to_string().into();

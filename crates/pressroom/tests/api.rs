@@ -9,7 +9,7 @@
 //! API refuses anything but http(s) image URLs.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,18 +22,6 @@ const URL_SECRET: &str = "api-test-url-secret";
 
 /// How long one render may take before a step gives up.
 const RENDER_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn checkout() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn templates_dir() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/templates")
-}
-
-fn fonts_dir() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../fonts")
-}
 
 // ---------------------------------------------------------------------------------------------
 // The server under test
@@ -119,18 +107,20 @@ impl Drop for Server {
     }
 }
 
-/// The demo configuration of the checkout's pressroom.toml, made self-contained: absolute
-/// template and font folders, everything else in `data_dir`, a fast-polling worker.
+/// The demo configuration of the checkout's pressroom.toml, made self-contained: its `[app]`
+/// section with absolute template and font folders, everything else in `data_dir`, a
+/// fast-polling worker.
 fn config_toml(data_dir: &Path, public_url: &str) -> String {
-    let s = |v: &str| toml_string(v);
-    format!(
-        r#"data_dir = {data_dir}
+    let app: toml::Table = toml::from_str(&testkit::demo_app_settings()).expect("demo [app]");
+    let config: toml::Table = toml::from_str(&format!(
+        r#"
+data_dir = {data_dir:?}
 
 [server]
-public_url = {public_url}
+public_url = {public_url:?}
 
 [files]
-url_secret = {secret}
+url_secret = {URL_SECRET:?}
 
 [worker]
 poll_ms = 100
@@ -138,59 +128,13 @@ lease_secs = 10
 
 [log]
 level = "info"
-
-[app]
-templates_dir = {templates}
-fonts_dir = {fonts}
-print_format = "png_fast"
-submit_after_hours = 24
-
-[app.mapping]
-photo_fields = ["photo"]
-
-[[app.mapping.products]]
-sku = "PET-MUG-11"
-template = "pet-portrait"
-
-[[app.mapping.products]]
-sku = "NAME-TAG"
-template = "name-tag"
-
-[[app.mapping.fields]]
-meta_key = "Pet name"
-field = "pet_name"
-
-[[app.mapping.fields]]
-meta_key = "Tagline"
-field = "tagline"
-
-[[app.mapping.fields]]
-meta_key = "Colour"
-field = "color"
-
-[[app.mapping.fields]]
-meta_key = "Pet photo"
-field = "photo"
-
-[[app.mapping.fields]]
-meta_key = "Name"
-field = "name"
-
-[[app.mapping.fields]]
-meta_key = "Photo"
-field = "photo"
 "#,
-        data_dir = s(&data_dir.display().to_string()),
-        public_url = s(public_url),
-        secret = s(URL_SECRET),
-        templates = s(templates_dir()),
-        fonts = s(fonts_dir()),
-    )
-}
-
-/// A TOML basic string.
-fn toml_string(v: &str) -> String {
-    serde_json::to_string(v).expect("a string serializes")
+        data_dir = data_dir.display().to_string(),
+    ))
+    .expect("TOML");
+    let mut config = config;
+    config.insert("app".into(), toml::Value::Table(app));
+    toml::to_string(&config).expect("serializes")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,7 +185,7 @@ async fn serve_photo(photo: Vec<u8>) -> String {
 
 /// A fixture order with the value of its photo meta (`meta_key`) replaced by `photo_url`.
 fn order_fixture(file: &str, meta_key: &str, photo_url: &str) -> Value {
-    let path = checkout().join("fixtures/orders").join(file);
+    let path = testkit::repo_root().join("fixtures/orders").join(file);
     let mut order: Value =
         serde_json::from_slice(&std::fs::read(&path).expect("read the order fixture"))
             .expect("the fixture is JSON");
@@ -372,7 +316,8 @@ async fn the_http_api_from_import_to_print_file() {
         .build()
         .expect("HTTP client");
     let photos = serve_photo(
-        std::fs::read(checkout().join("fixtures/orders/biscuit.jpg")).expect("read biscuit.jpg"),
+        std::fs::read(testkit::repo_root().join("fixtures/orders/biscuit.jpg"))
+            .expect("read biscuit.jpg"),
     )
     .await;
 

@@ -5,14 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// A data folder and a configuration like the checkout's pressroom.toml, pointing into it.
 fn setup() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(root().join("pressroom.toml")).unwrap();
+    let text = std::fs::read_to_string(testkit::repo_root().join("pressroom.toml")).unwrap();
     let text = text
         .replace(
             "data_dir = \"pressroom-data\"",
@@ -22,14 +18,17 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
             "\"fixtures/templates\"",
             &format!(
                 "{:?}",
-                root().join("fixtures/templates").display().to_string()
+                testkit::repo_root()
+                    .join("fixtures/templates")
+                    .display()
+                    .to_string()
             ),
         )
         .replace(
             "fonts_dir = \"fonts\"",
             &format!(
                 "fonts_dir = {:?}",
-                root().join("fonts").display().to_string()
+                testkit::repo_root().join("fonts").display().to_string()
             ),
         );
     let config = dir.path().join("pressroom.toml");
@@ -125,7 +124,7 @@ fn migrate_creates_the_embedded_database_and_is_idempotent() {
 #[test]
 fn order_add_renders_and_order_render_makes_a_new_version() {
     let (dir, config) = setup();
-    let order = root().join("fixtures/orders/name-tag.json");
+    let order = testkit::repo_root().join("fixtures/orders/name-tag.json");
     let out = run(pressroom(&config, &["order", "add", "--wait"]).arg(&order));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -211,9 +210,11 @@ fn a_broken_order_file_stores_nothing() {
 fn a_worker_shuts_down_gracefully_on_sigterm() {
     let (dir, config) = setup();
     // Queue many small renders.
-    let template = std::fs::read_to_string(root().join("fixtures/orders/name-tag.json")).unwrap();
+    let template =
+        std::fs::read_to_string(testkit::repo_root().join("fixtures/orders/name-tag.json"))
+            .unwrap();
     std::fs::copy(
-        root().join("fixtures/orders/biscuit.jpg"),
+        testkit::repo_root().join("fixtures/orders/biscuit.jpg"),
         dir.path().join("biscuit.jpg"),
     )
     .unwrap();

@@ -14,10 +14,6 @@ use domain::Actor;
 use storage::files::S3Config;
 use storage::{Db, DbOptions, Files, FilesConfig};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn settings() -> AppSettings {
     toml::from_str(&testkit::demo_app_settings()).unwrap()
 }
@@ -57,8 +53,11 @@ impl Farm {
             "data_dir = {:?}\n[database]\nurl = {:?}\nmax_connections = 4\n[worker]\nlease_secs = 2\npoll_ms = 200\ngrace_secs = 5\nconcurrency = 1\n[app]\ntemplates_dir = {:?}\nfonts_dir = {:?}\n{}\n[files]\n{files}",
             self.dir.path().display().to_string(),
             self.db_url,
-            root().join("fixtures/templates").display().to_string(),
-            root().join("fonts").display().to_string(),
+            testkit::repo_root()
+                .join("fixtures/templates")
+                .display()
+                .to_string(),
+            testkit::repo_root().join("fonts").display().to_string(),
             self.app_extra,
         );
         std::fs::write(&path, text).unwrap();
@@ -91,7 +90,8 @@ impl Farm {
 }
 
 fn order(id: i64) -> Vec<u8> {
-    let text = std::fs::read_to_string(root().join("fixtures/orders/name-tag.json")).unwrap();
+    let text = std::fs::read_to_string(testkit::repo_root().join("fixtures/orders/name-tag.json"))
+        .unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["id"] = id.into();
     v["number"] = id.to_string().into();
@@ -103,7 +103,7 @@ fn order(id: i64) -> Vec<u8> {
 async fn import(app: &App, n: i64) {
     let source = ImportSource {
         actor: Actor::System,
-        local_files: Some(root().join("fixtures/orders")),
+        local_files: Some(testkit::repo_root().join("fixtures/orders")),
     };
     for id in 1..=n {
         app.import_order(&order(id), &source).await.unwrap();
@@ -389,7 +389,7 @@ async fn a_paused_worker_process_cannot_finish_a_job_that_was_taken_over() {
     });
     let source = ImportSource {
         actor: Actor::System,
-        local_files: Some(root().join("fixtures")),
+        local_files: Some(testkit::repo_root().join("fixtures")),
     };
     let imported = app
         .import_order(&serde_json::to_vec(&order).unwrap(), &source)

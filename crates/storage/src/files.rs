@@ -198,6 +198,19 @@ impl Files {
         bytes: Bytes,
     ) -> Result<StoredObject, StorageError> {
         let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes));
+        self.put_hashed(prefix, ext, sha256, bytes).await
+    }
+
+    /// [`Files::put_content`] for bytes whose SHA-256 (lowercase hex) the caller already
+    /// computed while writing them (the renderer hashes every output it encodes), so a 30 MB
+    /// print file is not hashed twice.
+    pub async fn put_hashed(
+        &self,
+        prefix: &str,
+        ext: &str,
+        sha256: String,
+        bytes: Bytes,
+    ) -> Result<StoredObject, StorageError> {
         let key = format!("{}/{sha256}.{ext}", prefix.trim_end_matches('/'));
         let path =
             ObjectPath::parse(&key).map_err(|e| StorageError::ObjectConfig(e.to_string()))?;
