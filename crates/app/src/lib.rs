@@ -2,6 +2,7 @@
 //! (`storage`, `connectors`): import an order, request a render, run render jobs in a worker.
 //!
 //! The clock enters here as a [`Clock`] so tests can set it; the domain only ever sees `now`.
+#![forbid(unsafe_code)]
 
 pub mod error;
 pub mod fetch;

@@ -2,5 +2,6 @@
 //!
 //! Each module turns one platform's wire format into the [`domain`] model (and back). The wire
 //! types stay private, so a platform's quirks never leak past its module.
+#![forbid(unsafe_code)]
 
 pub mod woocommerce;

@@ -9,10 +9,9 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::{
-    Address, Attribute, ClientImage, Customer, Decimal, ItemMapping, LineItem, Note, Order,
-    OrderType, Personalization, ShippingLine, StoreStatus, SubmitStatus, Totals,
+    Address, Attribute, Customer, Decimal, ItemMapping, LineItem, Note, Order, OrderType,
+    ShippingLine, StoreStatus, SubmitStatus, Totals,
 };
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// Why a WooCommerce payload could not be read. Both variants name the field.
@@ -229,37 +228,14 @@ fn line_item(
         })
         .collect();
 
-    let personalization = mapping
-        .template_for(&li.sku, li.product_id, li.variation_id)
-        .map(|template| {
-            let mut values = BTreeMap::new();
-            for m in &li.meta_data {
-                if let Some(f) = mapping.field_for(&m.key) {
-                    // The first entry for a field wins; later duplicates are plugin echoes.
-                    values
-                        .entry(f.to_owned())
-                        .or_insert_with(|| meta_text(&m.value));
-                }
-            }
-            let client_images = mapping
-                .photo_fields
-                .iter()
-                .filter_map(|f| {
-                    let url = values.get(f)?.trim();
-                    (!url.is_empty()).then(|| ClientImage {
-                        field: f.clone(),
-                        source_url: url.to_owned(),
-                        object_key: None,
-                        sha256: None,
-                    })
-                })
-                .collect();
-            Personalization {
-                template_id: template.to_owned(),
-                values,
-                client_images,
-            }
-        });
+    let personalization = mapping.personalize(
+        &li.sku,
+        li.product_id,
+        li.variation_id,
+        li.meta_data
+            .iter()
+            .map(|m| (m.key.as_str(), meta_text(&m.value))),
+    );
 
     Ok(LineItem {
         id,

@@ -4,6 +4,7 @@
 //! whether it may be rendered, edited or submitted, and when its automatic submission is due.
 //! Time is always passed in (`now: DateTime<Utc>`), so the rules are deterministic and the
 //! tests need no fake clock. Storage, HTTP and workers live in other crates and build on this.
+#![forbid(unsafe_code)]
 
 pub mod countdown;
 pub mod history;

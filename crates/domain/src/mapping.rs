@@ -13,7 +13,11 @@
 //!
 //! Unknown keys are rejected so a typo ("skus") fails loudly instead of matching nothing.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::{ClientImage, Personalization};
 
 /// Which store product uses which template. Every criterion that is set must match; a rule
 /// with no criterion matches nothing (a catch-all would personalize every product by accident).
@@ -82,5 +86,45 @@ impl ItemMapping {
 
     pub fn is_photo_field(&self, field: &str) -> bool {
         self.photo_fields.iter().any(|f| f == field)
+    }
+
+    /// The personalization of a line item: its template (the first matching product rule) and
+    /// the field values its meta entries fill, with the photo fields' URLs as client images to
+    /// fetch. `None` when no rule matches (the item is not personalized by Pressroom).
+    ///
+    /// `meta` is the item's meta entries as (key, text value), in the store's order; the first
+    /// entry for a field wins, since later duplicates are plugin echoes.
+    pub fn personalize<'a>(
+        &self,
+        sku: &str,
+        product_id: i64,
+        variation_id: i64,
+        meta: impl IntoIterator<Item = (&'a str, String)>,
+    ) -> Option<Personalization> {
+        let template = self.template_for(sku, product_id, variation_id)?;
+        let mut values = BTreeMap::new();
+        for (key, value) in meta {
+            if let Some(f) = self.field_for(key) {
+                values.entry(f.to_owned()).or_insert(value);
+            }
+        }
+        let client_images = self
+            .photo_fields
+            .iter()
+            .filter_map(|f| {
+                let url = values.get(f)?.trim();
+                (!url.is_empty()).then(|| ClientImage {
+                    field: f.clone(),
+                    source_url: url.to_owned(),
+                    object_key: None,
+                    sha256: None,
+                })
+            })
+            .collect();
+        Some(Personalization {
+            template_id: template.to_owned(),
+            values,
+            client_images,
+        })
     }
 }

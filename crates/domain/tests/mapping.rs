@@ -121,3 +121,40 @@ fn toml_typos_are_rejected() {
         .unwrap_err();
     assert!(err.to_string().contains("skus"), "{err}");
 }
+
+#[test]
+fn personalize_fills_fields_from_meta_and_lists_photos_to_fetch() {
+    let m = mapping();
+    let meta = [
+        ("Name", "Rex".to_string()),
+        ("name", "echo of the plugin".to_string()), // later duplicates do not win
+        ("Photo", " https://shop.example/rex.jpg ".to_string()),
+        ("pa_color", "red".to_string()), // not a template field
+    ];
+    let p = m
+        .personalize("Bar3", 22, 23, meta)
+        .expect("Bar3 is personalized");
+    assert_eq!(p.template_id, "pet-portrait");
+    assert_eq!(p.values["pet_name"], "Rex");
+    assert!(!p.values.contains_key("pa_color"));
+    assert_eq!(p.client_images.len(), 1);
+    assert_eq!(p.client_images[0].field, "photo");
+    assert_eq!(
+        p.client_images[0].source_url,
+        "https://shop.example/rex.jpg"
+    );
+    assert_eq!(p.client_images[0].object_key, None);
+}
+
+#[test]
+fn personalize_without_a_matching_product_is_none_and_empty_photos_are_not_fetched() {
+    let m = mapping();
+    assert_eq!(
+        m.personalize("", 93, 0, [("Name", "Rex".to_string())]),
+        None
+    );
+    let p = m
+        .personalize("Bar3", 0, 0, [("Photo", "  ".to_string())])
+        .expect("personalized");
+    assert!(p.client_images.is_empty());
+}

@@ -1,6 +1,7 @@
 //! `pressroom`: one binary, several roles: `serve` (HTTP + a worker), `worker` (render-farm
 //! worker), `migrate`, `order` (add / render / show), `config`, and `render` (one print file
 //! from a template folder, no database).
+#![forbid(unsafe_code)]
 
 mod config;
 mod render_cmd;

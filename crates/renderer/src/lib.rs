@@ -11,6 +11,7 @@
 //! - images are checked against [`Limits`] from their header before any pixel is decoded;
 //! - bad input is an error that names what was wrong, never a panic;
 //! - the same inputs give the same pixels at any thread count.
+#![forbid(unsafe_code)]
 
 mod composite;
 mod digest;

@@ -2,6 +2,7 @@
 //! render farm), the repositories over it, the job queue, and object storage for files.
 //!
 //! Everything here is I/O at the edge: the rules live in `domain`, the callers pass `now`.
+#![forbid(unsafe_code)]
 
 pub mod db;
 pub mod error;

@@ -9,6 +9,7 @@
 //! - a [`Manifest`] that parsed is internally consistent: every field a layer names is declared,
 //!   every `box_from` names an SVG layer declared before it, every colour parses, sizes are positive;
 //! - every error names the file, the line or key, and what is wrong.
+#![forbid(unsafe_code)]
 
 mod color;
 mod manifest;

@@ -1,6 +1,7 @@
 //! Real parts for tests: a fresh Postgres database per test on the machine's server, a private
 //! Postgres cluster a test may stop and start, and an `s3s-fs` S3 server on 127.0.0.1.
 //! Everything binds to 127.0.0.1 on a free port and is removed when dropped.
+#![forbid(unsafe_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
