@@ -33,19 +33,6 @@ pub fn system_clock() -> Clock {
     Arc::new(Utc::now)
 }
 
-/// The print file format for renders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum PrintFileFormat {
-    /// PNG with the fast encoder (largest files, quickest).
-    #[default]
-    PngFast,
-    PngDefault,
-    PngBest,
-    /// JPEG at `jpeg_quality`.
-    Jpeg,
-}
-
 /// Settings of the use cases (a part of the server's configuration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -55,7 +42,9 @@ pub struct AppSettings {
     /// Folder holding one sub-folder per template (`<templates_dir>/<template id>/template.toml`).
     pub templates_dir: PathBuf,
     pub fonts_dir: PathBuf,
-    pub print_format: PrintFileFormat,
+    /// `png_fast`, `png_default`, `png_best` or `jpeg` (at `jpeg_quality`).
+    pub print_format: renderer::PrintFormat,
+    /// The quality of `jpeg` print files, 1..=100.
     pub jpeg_quality: u8,
     pub preview_width: u32,
     /// Hours between import and automatic submission.
@@ -67,14 +56,21 @@ pub struct AppSettings {
     pub mapping: domain::ItemMapping,
 }
 
+impl AppSettings {
+    /// The print files' format, with `jpeg_quality` applied to `jpeg`.
+    pub fn print_file_format(&self) -> renderer::PrintFormat {
+        self.print_format.with_jpeg_quality(self.jpeg_quality)
+    }
+}
+
 impl Default for AppSettings {
     fn default() -> Self {
         AppSettings {
             store_id: "default".into(),
             templates_dir: PathBuf::from("templates"),
             fonts_dir: PathBuf::from("fonts"),
-            print_format: PrintFileFormat::PngFast,
-            jpeg_quality: 92,
+            print_format: renderer::PrintFormat::default(),
+            jpeg_quality: renderer::PrintFormat::DEFAULT_JPEG_QUALITY,
             preview_width: 1000,
             submit_after_hours: 24.0,
             render_timeout_secs: 120,

@@ -3,18 +3,17 @@
 //! the same transaction that completes the job (so a worker that lost its lease records
 //! nothing).
 
-use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use domain::{Actor, EventKind, HistoryEvent};
-use renderer::{PrintFormat, Scale};
+use renderer::{ProduceOptions, RenderError};
 use storage::{ClaimedJob, NewRender, RenderRow};
 
 use crate::import::RenderJob;
-use crate::{App, AppError, PrintFileFormat};
+use crate::{App, AppError};
 
 /// Files made by a render, stored but not yet recorded.
 #[derive(Debug, Clone)]
@@ -23,33 +22,7 @@ pub struct RenderOutput {
     pub duration: Duration,
 }
 
-struct Encoded {
-    print: Vec<u8>,
-    /// Hashed by the renderer while encoding; the storage key reuses it.
-    print_sha256: String,
-    print_ext: &'static str,
-    preview: Vec<u8>,
-    mockup: Option<Vec<u8>>,
-    report: Vec<u8>,
-    preflight: serde_json::Value,
-    errors: usize,
-    warnings: usize,
-    record: serde_json::Value,
-}
-
 impl App {
-    fn print_format(&self) -> PrintFormat {
-        use encoder::PngCompression;
-        match self.settings.print_format {
-            PrintFileFormat::PngFast => PrintFormat::Png(PngCompression::Fast),
-            PrintFileFormat::PngDefault => PrintFormat::Png(PngCompression::Default),
-            PrintFileFormat::PngBest => PrintFormat::Png(PngCompression::Best),
-            PrintFileFormat::Jpeg => PrintFormat::Jpeg {
-                quality: self.settings.jpeg_quality,
-            },
-        }
-    }
-
     /// Render the job's item and store its files. `stop` aborts the render (lease lost,
     /// shutdown past its grace period).
     pub async fn render_and_store(
@@ -94,90 +67,63 @@ impl App {
         }
 
         let renderer = self.renderer.clone();
-        let format = self.print_format();
-        let preview_width = self.settings.preview_width;
+        let options = ProduceOptions {
+            format: self.settings.print_file_format(),
+            preview_width: self.settings.preview_width,
+            // The findings are recorded with the render; the merchant decides on them.
+            allow_preflight_errors: true,
+        };
         let deadline = Duration::from_secs(self.settings.render_timeout_secs);
         let template_for_render = template.clone();
-        let encoded = tokio::task::spawn_blocking(move || -> Result<Encoded, AppError> {
+        let produced = tokio::task::spawn_blocking(move || {
             let should_stop = || stop.load(Ordering::Relaxed) || started.elapsed() > deadline;
-            let mut rendered =
-                renderer.render(&template_for_render, &input, Scale::Print, &should_stop)?;
-            let mut print = Vec::new();
-            let mut preview = Vec::new();
-            let (pi, vi) = rayon::join(
-                || rendered.write_print(format, Cursor::new(&mut print)),
-                || rendered.write_preview(preview_width, Cursor::new(&mut preview)),
-            );
-            let pi = pi?;
-            let print_sha256 = pi.sha256.clone();
-            rendered.record_output("print", pi);
-            rendered.record_output("preview", vi?);
-            let mut mockup = Vec::new();
-            let mockup = match rendered.write_mockup(
+            renderer::produce(
                 &renderer,
                 &template_for_render,
-                Cursor::new(&mut mockup),
-            )? {
-                Some(info) => {
-                    rendered.record_output("mockup", info);
-                    Some(mockup)
-                }
-                None => None,
-            };
-            if should_stop() {
-                return Err(AppError::Stopped("lease lost, shutdown or time bound"));
-            }
-            let preflight =
-                serde_json::to_value(&rendered.preflight).expect("preflight serializes");
-            let record = serde_json::to_value(&rendered.record).expect("record serializes");
-            let report = serde_json::to_vec_pretty(&serde_json::json!({
-                "ok": !rendered.preflight.has_errors(),
-                "preflight": preflight,
-                "record": record,
-            }))
-            .expect("report serializes");
-            Ok(Encoded {
-                print_sha256,
-                print_ext: if matches!(format, PrintFormat::Jpeg { .. }) {
-                    "jpg"
-                } else {
-                    "png"
-                },
-                print,
-                preview,
-                mockup,
-                report,
-                errors: rendered.preflight.errors().count(),
-                warnings: rendered.preflight.warnings().count(),
-                preflight,
-                record,
-            })
+                &input,
+                &options,
+                &should_stop,
+            )
         })
         .await
-        .map_err(|e| AppError::Config(format!("render task failed: {e}")))??;
+        .map_err(|e| AppError::Config(format!("render task failed: {e}")))?
+        .map_err(|e| match e {
+            RenderError::Stopped => AppError::Stopped("lease lost, shutdown or time bound"),
+            e => AppError::Render(e),
+        })?;
+        let encoded = produced.files.ok_or_else(|| {
+            AppError::Config("preflight blocked the files of a render job".into())
+        })?;
+        let preflight = serde_json::to_value(&produced.preflight).expect("preflight serializes");
+        let record = serde_json::to_value(&produced.record).expect("record serializes");
 
         let prefix = format!("orders/{}/items/{}", spec.order_id, spec.item_id);
         // The four uploads go side by side (they are independent objects; on S3 each is a
-        // request of its own).
+        // request of its own). The keys reuse the hashes the renderer computed while encoding.
         let files = &self.files;
         let (print, preview, mockup, report) = tokio::try_join!(
             files.put_hashed(
                 &prefix,
-                encoded.print_ext,
-                encoded.print_sha256,
-                Bytes::from(encoded.print)
+                options.format.extension(),
+                encoded.print.info.sha256,
+                Bytes::from(encoded.print.bytes)
             ),
-            files.put_content(&prefix, "jpg", Bytes::from(encoded.preview)),
+            files.put_hashed(
+                &prefix,
+                "jpg",
+                encoded.preview.info.sha256,
+                Bytes::from(encoded.preview.bytes)
+            ),
             async {
                 match encoded.mockup {
                     Some(m) => files
-                        .put_content(&prefix, "jpg", Bytes::from(m))
+                        .put_hashed(&prefix, "jpg", m.info.sha256, Bytes::from(m.bytes))
                         .await
                         .map(Some),
                     None => Ok(None),
                 }
             },
-            files.put_content(&prefix, "json", Bytes::from(encoded.report)),
+            files.put_content(&prefix, "json", Bytes::from(produced.report)),
         )?;
         Ok(RenderOutput {
             render: NewRender {
@@ -191,10 +137,10 @@ impl App {
                 preview_key: preview.key,
                 mockup_key: mockup.map(|m| m.key),
                 report_key: report.key,
-                preflight: encoded.preflight,
-                preflight_errors: encoded.errors as i64,
-                preflight_warnings: encoded.warnings as i64,
-                record: encoded.record,
+                preflight_errors: produced.preflight.errors().count() as i64,
+                preflight_warnings: produced.preflight.warnings().count() as i64,
+                preflight,
+                record,
                 duration_ms: started.elapsed().as_millis() as i64,
             },
             duration: started.elapsed(),

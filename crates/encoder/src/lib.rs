@@ -78,6 +78,46 @@ pub enum PngCompression {
     Best,
 }
 
+impl PngCompression {
+    /// Every effort, fastest first.
+    pub const ALL: [PngCompression; 3] = [
+        PngCompression::Fast,
+        PngCompression::Default,
+        PngCompression::Best,
+    ];
+
+    /// The name configuration and the command line use: `fast`, `default` or `best`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PngCompression::Fast => "fast",
+            PngCompression::Default => "default",
+            PngCompression::Best => "best",
+        }
+    }
+}
+
+impl std::fmt::Display for PngCompression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a [`PngCompression`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown PNG compression `{0}`: use fast, default or best")]
+pub struct UnknownPngCompression(pub String);
+
+impl std::str::FromStr for PngCompression {
+    type Err = UnknownPngCompression;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PngCompression::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| UnknownPngCompression(s.to_string()))
+    }
+}
+
 /// Options for [`write_png`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PngOptions {

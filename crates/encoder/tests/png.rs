@@ -5,11 +5,7 @@ use std::io::Read;
 use common::{Alpha, decode_png, png_chunks, premultiply, straight_canvas};
 use encoder::{EncodeError, PngCompression, PngOptions, unpremultiply_row, write_png};
 
-const ALL: [PngCompression; 3] = [
-    PngCompression::Fast,
-    PngCompression::Default,
-    PngCompression::Best,
-];
+const ALL: [PngCompression; 3] = PngCompression::ALL;
 
 fn encode(w: u32, h: u32, premul: &[u8], compression: PngCompression, dpi: u32) -> Vec<u8> {
     let mut out = Vec::new();
@@ -267,5 +263,18 @@ fn higher_effort_is_not_larger() {
     assert!(
         sizes[0] < premul.len() / 2,
         "Fast still compresses: {sizes:?}"
+    );
+}
+
+#[test]
+fn compression_names_round_trip_and_unknown_names_are_refused() {
+    for c in ALL {
+        assert_eq!(c.name().parse::<PngCompression>(), Ok(c));
+    }
+    assert_eq!("fast".parse(), Ok(PngCompression::Fast));
+    let err = "fastest".parse::<PngCompression>().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown PNG compression `fastest`: use fast, default or best"
     );
 }

@@ -4,23 +4,20 @@
 //! only when all of them succeeded, so no failure leaves a partial file behind.
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::{Args, ValueEnum};
-use encoder::PngCompression;
-use renderer::{FontLibrary, Input, Limits, PrintFormat, Renderer, Scale};
+use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use renderer::{
+    FontLibrary, Input, Limits, PngCompression, PrintFormat, ProduceOptions, RenderError, Renderer,
+    Sinks,
+};
 use std::collections::BTreeMap;
-use std::io::BufWriter;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::NamedTempFile;
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Compression {
-    Fast,
-    Default,
-    Best,
-}
 
 #[derive(Args)]
 pub struct RenderArgs {
@@ -45,9 +42,15 @@ pub struct RenderArgs {
     /// Write the preflight report and render record (JSON) here.
     #[arg(long)]
     report: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Compression::Default)]
-    png_compression: Compression,
-    #[arg(long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    /// Deflate effort of a .png print file.
+    #[arg(long, default_value_t = PngCompression::Default, value_parser = png_compression())]
+    png_compression: PngCompression,
+    /// Quality of a .jpg print file.
+    #[arg(
+        long,
+        default_value_t = PrintFormat::DEFAULT_JPEG_QUALITY,
+        value_parser = clap::value_parser!(u8).range(1..=100)
+    )]
     jpeg_quality: u8,
     /// The font folder (default: $PRESSROOM_FONTS, else ./fonts, else the fonts/ of the checkout).
     #[arg(long)]
@@ -91,26 +94,24 @@ pub fn default_fonts_dir() -> PathBuf {
     local
 }
 
+/// `fast`, `default` or `best`, listed in `--help` and in the error for any other value.
+fn png_compression() -> impl TypedValueParser<Value = PngCompression> {
+    PossibleValuesParser::new(PngCompression::ALL.map(PngCompression::name))
+        .try_map(|name| name.parse::<PngCompression>())
+}
+
+/// The print file's format: its extension decides PNG or JPEG.
 fn print_format(args: &RenderArgs) -> Result<PrintFormat> {
-    let ext = args
-        .out
+    args.out
         .extension()
         .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("png") => Ok(PrintFormat::Png(match args.png_compression {
-            Compression::Fast => PngCompression::Fast,
-            Compression::Default => PngCompression::Default,
-            Compression::Best => PngCompression::Best,
-        })),
-        Some("jpg" | "jpeg") => Ok(PrintFormat::Jpeg {
-            quality: args.jpeg_quality,
-        }),
-        _ => bail!(
-            "--out {}: the print file must end in .png, .jpg or .jpeg",
-            args.out.display()
-        ),
-    }
+        .and_then(|ext| PrintFormat::for_extension(ext, args.png_compression, args.jpeg_quality))
+        .ok_or_else(|| {
+            anyhow!(
+                "--out {}: the print file must end in .png, .jpg or .jpeg",
+                args.out.display()
+            )
+        })
 }
 
 /// Reads the data file: field values, and photo bytes for photo fields.
@@ -220,79 +221,80 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
         );
     }
 
-    let mut rendered = renderer.render(&template, &input, Scale::Print, &should_stop)?;
-    lap("render");
-    for w in rendered.preflight.warnings() {
+    let options = ProduceOptions {
+        format,
+        preview_width: args.preview_width,
+        allow_preflight_errors: args.allow_preflight_errors,
+    };
+    // Temporary files beside their destinations, made only once preflight lets the files be
+    // written; dropped (deleted) on any failure.
+    let mut print_tmp = None;
+    let mut preview_tmp = None;
+    let mut mockup_tmp = None;
+    let produced = renderer::produce_into(
+        &renderer,
+        &template,
+        &input,
+        &options,
+        &should_stop,
+        &mut |stage| lap(stage.name()),
+        || -> Result<_> {
+            let print = print_tmp.insert(temp_beside(&args.out)?);
+            let print = BufWriter::with_capacity(1 << 20, reopen(print)?);
+            let preview = match &args.preview {
+                Some(p) => Some(BufWriter::new(reopen(preview_tmp.insert(temp_beside(p)?))?)),
+                None => None,
+            };
+            let mockup = match &args.mockup {
+                Some(p) => Some(BufWriter::new(reopen(mockup_tmp.insert(temp_beside(p)?))?)),
+                None => None,
+            };
+            Ok(Sinks {
+                print,
+                preview,
+                mockup,
+            })
+        },
+    )
+    .map_err(|e| match e.downcast_ref::<RenderError>() {
+        Some(RenderError::Stopped) => {
+            anyhow!("the render ran past its time bound of {} s", args.timeout)
+        }
+        _ => e,
+    })?;
+    for w in produced.preflight.warnings() {
         eprintln!("warning: {}: {}", w.code, w.message);
     }
-    let blocked = rendered.preflight.has_errors() && !args.allow_preflight_errors;
-    if blocked {
+    if produced.blocked() {
         if let Some(report) = &args.report {
             let tmp = temp_beside(report)?;
-            write_report(&rendered, tmp.as_file())?;
+            write_all(&tmp, &produced.report)?;
             tmp.persist(report)
                 .with_context(|| format!("--report {}", report.display()))?;
         }
-        let first = rendered
+        let first = produced
             .preflight
             .errors()
             .next()
             .map(|f| f.message.clone())
             .unwrap_or_default();
-        let n = rendered.preflight.errors().count();
+        let n = produced.preflight.errors().count();
         eprintln!(
             "error: preflight found {n} error(s), nothing written: {first} (use --allow-preflight-errors to override)"
         );
         return Ok(ExitCode::from(1));
     }
-
-    // The print file and the preview encode side by side.
-    let print_tmp = temp_beside(&args.out)?;
-    let preview_tmp = args.preview.as_ref().map(|p| temp_beside(p)).transpose()?;
-    let (print_info, preview_info) = rayon::join(
-        || {
-            rendered.write_print(
-                format,
-                BufWriter::with_capacity(1 << 20, print_tmp.as_file()),
-            )
-        },
-        || {
-            preview_tmp
-                .as_ref()
-                .map(|t| rendered.write_preview(args.preview_width, BufWriter::new(t.as_file())))
-                .transpose()
-        },
-    );
-    lap("encode print file and preview");
-    rendered.record_output("print", print_info?);
-    if let Some(info) = preview_info? {
-        rendered.record_output("preview", info);
-    }
-    let mockup_tmp = match &args.mockup {
-        Some(p) => {
-            let tmp = temp_beside(p)?;
-            if let Some(info) =
-                rendered.write_mockup(&renderer, &template, BufWriter::new(tmp.as_file()))?
-            {
-                rendered.record_output("mockup", info);
-            }
-            Some(tmp)
-        }
-        None => None,
-    };
-    if should_stop() {
-        bail!("the render ran past its time bound of {} s", args.timeout);
-    }
     let report_tmp = match &args.report {
         Some(p) => {
             let tmp = temp_beside(p)?;
-            write_report(&rendered, tmp.as_file())?;
+            write_all(&tmp, &produced.report)?;
             Some(tmp)
         }
         None => None,
     };
 
     // Everything is written: move it all into place.
+    let print_tmp = print_tmp.context("the print file was not written")?;
     print_tmp
         .persist(&args.out)
         .with_context(|| format!("--out {}", args.out.display()))?;
@@ -309,12 +311,16 @@ fn render(args: &RenderArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_report(r: &renderer::Rendered, file: &std::fs::File) -> Result<()> {
-    let report = serde_json::json!({
-        "ok": !r.preflight.has_errors(),
-        "preflight": r.preflight,
-        "record": r.record,
-    });
-    serde_json::to_writer_pretty(BufWriter::new(file), &report)?;
-    Ok(())
+/// A second handle on a temporary file, for a writer that owns it.
+fn reopen(tmp: &NamedTempFile) -> Result<File> {
+    tmp.as_file()
+        .try_clone()
+        .with_context(|| format!("cannot write {}", tmp.path().display()))
+}
+
+fn write_all(tmp: &NamedTempFile, bytes: &[u8]) -> Result<()> {
+    let mut file = tmp.as_file();
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .with_context(|| format!("cannot write {}", tmp.path().display()))
 }

@@ -112,6 +112,25 @@ async fn open_app(config: &Config) -> Result<Arc<App>> {
     Ok(Arc::new(app))
 }
 
+/// Removes staging files that a killed worker left in the local files folder (a no-op on S3).
+async fn sweep_staging(app: &App) {
+    let now = std::time::SystemTime::now();
+    match app
+        .files
+        .sweep_staging(storage::files::STAGING_GRACE, now)
+        .await
+    {
+        Ok(removed) if !removed.is_empty() => {
+            tracing::warn!(
+                files = removed.len(),
+                "removed staging files of interrupted writes"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not sweep staging files"),
+    }
+}
+
 pub fn migrate(config: &Config) -> Result<ExitCode> {
     init_logging(config);
     runtime()?.block_on(async {
@@ -181,6 +200,9 @@ pub fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
         // The first line on stdout names the address (tests and scripts bind port 0).
         println!("listening on http://{}", listener.local_addr()?);
         let shutdown = shutdown_on_signals();
+        if config.server.embedded_worker && !args.no_worker {
+            sweep_staging(&app).await;
+        }
         let worker = (config.server.embedded_worker && !args.no_worker).then(|| {
             let opts = worker_options(&config, None, None);
             tokio::spawn(Worker::new(app.clone(), opts).run(shutdown.clone()))
@@ -198,6 +220,7 @@ pub fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode> {
     init_logging(&config);
     runtime()?.block_on(async {
         let app = open_app(&config).await?;
+        sweep_staging(&app).await;
         let shutdown = shutdown_on_signals();
         let base = worker_options(&config, args.id, args.concurrency);
         let mut loops = vec![];

@@ -20,14 +20,20 @@ mod fonts;
 mod image_io;
 mod output;
 mod preflight;
+mod produce;
 mod render;
 mod svg;
 mod text;
 
+/// The PNG effort a [`PrintFormat::Png`] carries.
+pub use encoder::PngCompression;
 pub use fonts::FontLibrary;
 pub use image_io::{Decoded, Limits, Pixels, decode as decode_image};
-pub use output::{OutputInfo, PrintFormat};
+pub use output::{OutputInfo, PrintFormat, UnknownPrintFormat};
 pub use preflight::{Finding, Preflight, Severity};
+pub use produce::{
+    Encoded, EncodedFiles, ProduceOptions, Production, Sinks, Stage, Written, produce, produce_into,
+};
 pub use render::{Input, RenderRecord, Rendered, Scale, Template};
 
 use std::collections::HashMap;

@@ -13,13 +13,109 @@ use serde::Serialize;
 use std::io::Write;
 use template::Blend;
 
-/// The print file's encoding.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The print file's encoding: the one format type of the configuration (`app.print_format`),
+/// the render job and `pressroom render`.
+///
+/// By name (configuration, [`std::str::FromStr`], serde): `png_fast`, `png_default`,
+/// `png_best` or `jpeg`. A name carries no JPEG quality: `jpeg` reads as
+/// [`PrintFormat::DEFAULT_JPEG_QUALITY`] and the quality comes from its own setting
+/// (`app.jpeg_quality`, `--jpeg-quality`) through [`PrintFormat::with_jpeg_quality`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrintFormat {
     /// RGBA with alpha, pHYs and sRGB.
     Png(PngCompression),
-    /// Flattened on white, 4:4:4, JFIF density.
+    /// Flattened on white, 4:4:4, JFIF density; quality 1..=100 (clamped).
     Jpeg { quality: u8 },
+}
+
+impl Default for PrintFormat {
+    /// `png_fast`: the quickest print file (the largest, still within 1.05 x Pillow's level 1).
+    fn default() -> Self {
+        PrintFormat::Png(PngCompression::Fast)
+    }
+}
+
+/// A name that is not a [`PrintFormat`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown print format `{0}`: use png_fast, png_default, png_best or jpeg")]
+pub struct UnknownPrintFormat(pub String);
+
+impl PrintFormat {
+    /// The quality `jpeg` means when no quality is given.
+    pub const DEFAULT_JPEG_QUALITY: u8 = 92;
+
+    /// The name in configuration: `png_fast`, `png_default`, `png_best` or `jpeg`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PrintFormat::Png(PngCompression::Fast) => "png_fast",
+            PrintFormat::Png(PngCompression::Default) => "png_default",
+            PrintFormat::Png(PngCompression::Best) => "png_best",
+            PrintFormat::Jpeg { .. } => "jpeg",
+        }
+    }
+
+    /// The file extension of this format's files (`png` or `jpg`).
+    pub fn extension(&self) -> &'static str {
+        match self {
+            PrintFormat::Png(_) => "png",
+            PrintFormat::Jpeg { .. } => "jpg",
+        }
+    }
+
+    /// This format with the given JPEG quality (a PNG format is unchanged).
+    pub fn with_jpeg_quality(self, quality: u8) -> PrintFormat {
+        match self {
+            PrintFormat::Jpeg { .. } => PrintFormat::Jpeg { quality },
+            png => png,
+        }
+    }
+
+    /// The format a file name's extension asks for (`png`, `jpg` or `jpeg`, any case), with
+    /// the given PNG compression or JPEG quality; None for any other extension.
+    pub fn for_extension(ext: &str, png: PngCompression, jpeg_quality: u8) -> Option<PrintFormat> {
+        match ext.to_ascii_lowercase().as_str() {
+            "png" => Some(PrintFormat::Png(png)),
+            "jpg" | "jpeg" => Some(PrintFormat::Jpeg {
+                quality: jpeg_quality,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PrintFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for PrintFormat {
+    type Err = UnknownPrintFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "jpeg" {
+            return Ok(PrintFormat::Jpeg {
+                quality: PrintFormat::DEFAULT_JPEG_QUALITY,
+            });
+        }
+        s.strip_prefix("png_")
+            .and_then(|c| c.parse().ok())
+            .map(PrintFormat::Png)
+            .ok_or_else(|| UnknownPrintFormat(s.to_string()))
+    }
+}
+
+impl Serialize for PrintFormat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PrintFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// One written output.

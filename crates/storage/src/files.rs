@@ -6,10 +6,14 @@
 //! bytes: a worker that lost its job can at worst re-write identical bytes, never replace a
 //! file. Objects appear under their final key whole or not at all (local: staged file + rename;
 //! S3: one PUT, which the server only exposes once complete).
+//!
+//! The local folder stages every write as `<key>#<n>` beside its key (object_store's
+//! `LocalFileSystem`) and renames it into place. A process killed mid-write leaves its staging
+//! file behind for good, so workers sweep stale ones ([`Files::sweep_staging`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -105,6 +109,11 @@ pub struct StoredObject {
     pub size: u64,
 }
 
+/// How old a staging file must be before a sweep removes it: far longer than any upload takes
+/// (a live write keeps touching its staging file), short enough that a crashed worker's files
+/// do not pile up for long.
+pub const STAGING_GRACE: Duration = Duration::from_secs(3600);
+
 /// The object store plus what is needed to hand out URLs.
 #[derive(Clone)]
 pub struct Files {
@@ -112,6 +121,8 @@ pub struct Files {
     signer: Option<Arc<dyn Signer>>,
     url_mode: Option<UrlMode>,
     describe: String,
+    /// The folder of a local store (where staging files can be left behind).
+    local_root: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Files {
@@ -138,6 +149,7 @@ impl Files {
                     signer: None,
                     url_mode,
                     describe: format!("local folder {}", root.display()),
+                    local_root: Some(root.clone()),
                 })
             }
             FilesConfig::S3(s3) => {
@@ -170,6 +182,7 @@ impl Files {
                     signer: Some(store),
                     url_mode,
                     describe: format!("S3 bucket {} at {}", s3.bucket, s3.endpoint),
+                    local_root: None,
                 })
             }
         }
@@ -182,6 +195,7 @@ impl Files {
             store,
             signer: None,
             url_mode,
+            local_root: None,
         }
     }
 
@@ -275,6 +289,28 @@ impl Files {
         }
     }
 
+    /// Removes the staging files (`<key>#<n>`) of writes that never finished — a worker
+    /// killed mid-upload — once they were last modified `older_than` before `now`, and returns
+    /// their paths relative to the folder, sorted. Objects and fresh staging files (a write
+    /// in progress) stay. A no-op on S3, which never shows an unfinished upload as an object,
+    /// and on a store given to [`Files::from_store`].
+    pub async fn sweep_staging(
+        &self,
+        older_than: Duration,
+        now: SystemTime,
+    ) -> Result<Vec<String>, StorageError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(Vec::new());
+        };
+        let cutoff = now
+            .checked_sub(older_than)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        tokio::task::spawn_blocking(move || sweep_staging_files(&root, cutoff))
+            .await
+            .map_err(|e| local_error(std::io::Error::other(e)))?
+            .map_err(local_error)
+    }
+
     /// A URL an outside service (a fulfillment provider) can fetch the object from.
     pub async fn provider_url(
         &self,
@@ -334,6 +370,70 @@ impl Files {
         let key_ = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
         ring::hmac::verify(&key_, signed_message(key, expires).as_bytes(), &given).is_ok()
     }
+}
+
+/// `<name>#<digits>`: the name object_store's local folder stages a write under (a key never
+/// contains `#`: keys are ids and hashes).
+fn is_staging_name(name: &str) -> bool {
+    match name.rsplit_once('#') {
+        Some((base, n)) => {
+            !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// Walks `root` (not following symbolic links) and removes staging files last modified at or
+/// before `cutoff`.
+fn sweep_staging_files(root: &Path, cutoff: SystemTime) -> std::io::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            // A folder removed meanwhile (or the root not made yet) holds nothing to sweep.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if !kind.is_file() || !entry.file_name().to_str().is_some_and(is_staging_name) {
+                continue;
+            }
+            let modified = match entry.metadata().and_then(|m| m.modified()) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if modified > cutoff {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                // Renamed into place or removed by someone else meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            tracing::info!(file = %relative.display(), "removed a stale staging file");
+            removed.push(relative.to_string_lossy().into_owned());
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+fn local_error(e: std::io::Error) -> StorageError {
+    StorageError::Object(object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(e),
+    })
 }
 
 fn signed_message(key: &str, expires: i64) -> String {

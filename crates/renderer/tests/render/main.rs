@@ -5,6 +5,7 @@ mod common;
 mod determinism;
 mod preflight;
 mod print_files;
+mod production;
 mod reference;
 mod text;
 mod variants;

@@ -1,6 +1,6 @@
 //! Object storage on a local folder and on a real S3 server (s3s-fs on 127.0.0.1).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use storage::files::S3Config;
@@ -193,4 +193,82 @@ async fn an_upload_cut_half_way_leaves_no_object() {
         .put_content("orders/9/items/1", "png", big)
         .await
         .unwrap();
+}
+
+/// Writes `path` with a modification time `age` before `now`.
+fn file_aged(path: &std::path::Path, now: SystemTime, age: Duration) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let f = std::fs::File::create(path).unwrap();
+    f.set_len(1024).unwrap();
+    f.set_modified(now - age).unwrap();
+}
+
+#[tokio::test]
+async fn a_sweep_removes_only_stale_staging_files_from_the_local_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("files");
+    let files = Files::open(&FilesConfig::Local { root: root.clone() }, None).unwrap();
+    let object = files
+        .put_content("orders/1/items/2", "png", Bytes::from_static(b"print"))
+        .await
+        .unwrap();
+    let now = SystemTime::now();
+    // A worker killed while writing the same key two hours ago, another one writing now, and
+    // an old object: only the first is debris.
+    let stale = format!("{}#1", object.key);
+    let fresh = "orders/1/items/3/feed.png#2";
+    file_aged(&root.join(&stale), now, Duration::from_secs(2 * 3600));
+    file_aged(&root.join(fresh), now, Duration::from_secs(60));
+    std::fs::File::options()
+        .write(true)
+        .open(root.join(&object.key))
+        .unwrap()
+        .set_modified(now - Duration::from_secs(48 * 3600))
+        .unwrap();
+
+    let removed = files
+        .sweep_staging(storage::files::STAGING_GRACE, now)
+        .await
+        .unwrap();
+    assert_eq!(removed, vec![stale.clone()]);
+    assert!(!root.join(&stale).exists());
+    assert!(root.join(fresh).exists(), "a write in progress stays");
+    assert_eq!(
+        files.get(&object.key).await.unwrap().as_ref(),
+        b"print",
+        "objects stay"
+    );
+    assert_eq!(
+        files
+            .sweep_staging(storage::files::STAGING_GRACE, now)
+            .await
+            .unwrap(),
+        Vec::<String>::new(),
+        "nothing left to sweep"
+    );
+    // Once its grace has passed, the other staging file goes too.
+    let later = now + storage::files::STAGING_GRACE;
+    assert_eq!(
+        files
+            .sweep_staging(storage::files::STAGING_GRACE, later)
+            .await
+            .unwrap(),
+        vec![fresh.to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_sweep_on_s3_removes_nothing() {
+    let server = testkit::S3Server::start().unwrap();
+    let files = Files::open(&s3_config(&server, &server.endpoint), None).unwrap();
+    let object = files
+        .put_content("orders/1/items/2", "png", Bytes::from_static(b"print"))
+        .await
+        .unwrap();
+    let removed = files
+        .sweep_staging(Duration::ZERO, SystemTime::now())
+        .await
+        .unwrap();
+    assert!(removed.is_empty(), "{removed:?}");
+    assert!(files.exists(&object.key).await.unwrap());
 }
