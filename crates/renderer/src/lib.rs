@@ -12,22 +12,34 @@
 //! - bad input is an error that names what was wrong, never a panic;
 //! - the same inputs give the same pixels at any thread count.
 
+mod asset_cache;
 mod composite;
 mod digest;
 pub use digest::sha256_hex;
+mod draw;
 mod fonts;
+mod image_fit;
 mod image_io;
 mod output;
+mod pipeline;
 mod preflight;
-mod render;
+mod prepare;
+mod render_record;
+mod streaming;
 mod svg;
+mod template_loading;
 mod text;
+/// The render types' former home, which `output.rs` still imports from.
+mod render {
+    pub(crate) use crate::{Rendered, Template};
+}
 
 pub use fonts::FontLibrary;
 pub use image_io::{Decoded, Limits, Pixels, decode as decode_image};
 pub use output::{OutputInfo, PrintFormat};
 pub use preflight::{Finding, Preflight, Severity};
-pub use render::{Input, RenderRecord, Rendered, Scale, Template};
+pub use render_record::{Input, RenderRecord, Rendered, Scale};
+pub use template_loading::Template;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -97,7 +109,7 @@ const FITTED_CACHE_ENTRIES: usize = 32;
 /// (template dir or photo hash, file or fit, width, height).
 type SizedKey = (String, String, u32, u32);
 /// Fitted pixels and where they sit in their box.
-type Fitted = (Arc<Vec<u8>>, render::Placed);
+type Fitted = (Arc<Vec<u8>>, image_fit::Placed);
 
 /// Decoded assets kept between renders (the warm worker and the editor's live preview).
 #[derive(Default)]

@@ -10,12 +10,18 @@
 //!   every `box_from` names an SVG layer declared before it, every colour parses, sizes are positive;
 //! - every error names the file, the line or key, and what is wrong.
 
+mod checks;
 mod color;
-mod manifest;
+mod geometry;
+mod layers;
+mod model;
+mod parse;
+mod raw;
 mod values;
 
 pub use color::Rgba;
-pub use manifest::*;
+pub use geometry::*;
+pub use model::*;
 pub use values::{FieldIssue, FieldIssueKind, Values, check_values};
 
 use std::fmt;
