@@ -3,12 +3,15 @@
 //! that spans keys is checked and reported with its key path (`layers[2].mask`).
 
 use crate::checks::{Fail, check_asset_path, fail, is_identifier, non_negative, positive};
-use crate::raw::{RawColor, RawManifest};
+use crate::layers::LayerContext;
+use crate::raw::RawManifest;
 use crate::{Field, FieldKind, Layer, Manifest, ManifestError, Mockup, PrintArea, Rect};
 
 impl Manifest {
     /// Parses and checks a manifest. `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Manifest, ManifestError> {
+        // A byte-order mark (Windows editors write one) is not part of the TOML.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
             let location = e
                 .span()
@@ -119,31 +122,6 @@ impl RawManifest {
                 default: f.default,
             });
         }
-        let field_kind = |loc: &str, id: &str| -> Result<FieldKind, Fail> {
-            fields
-                .iter()
-                .find(|f| f.id == id)
-                .map(|f| f.kind)
-                .ok_or_else(|| {
-                    (
-                        loc.to_string(),
-                        format!("field `{id}` is not declared in [[fields]]"),
-                    )
-                })
-        };
-        let check_color = |loc: &str, c: &RawColor| -> Result<(), Fail> {
-            if let RawColor::ByField { field, map, .. } = c {
-                field_kind(&format!("{loc}.field"), field)?;
-                if map.is_empty() {
-                    return fail(
-                        format!("{loc}.map"),
-                        "needs at least one value -> colour pair",
-                    );
-                }
-            }
-            Ok(())
-        };
-
         if self.layers.is_empty() {
             return fail("layers", "a template needs at least one [[layers]] entry");
         }
@@ -163,7 +141,12 @@ impl RawManifest {
                     format!("layer id `{id}` is used twice"),
                 );
             }
-            let layer = l.into_layer(&loc, id, &field_kind, &check_color, &layers, &print_area)?;
+            let cx = LayerContext {
+                fields: &fields,
+                earlier: &layers,
+                print_area: &print_area,
+            };
+            let layer = l.into_layer(&loc, id, &cx)?;
             layers.push(layer);
         }
 

@@ -57,6 +57,7 @@ pub(crate) enum RawKind {
     Text,
 }
 
+#[derive(Clone)]
 pub(crate) enum RawColor {
     Fixed(Rgba),
     ByField {
