@@ -49,11 +49,14 @@ use std::sync::{Arc, Mutex};
 pub const RENDERER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Why a render could not be made.
+///
+/// Each message is complete on its own and no variant reports its inner error as a `source`,
+/// so a caller that prints the chain (`{:#}` in anyhow) shows every message once.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// The template's manifest is invalid.
     #[error("{0}")]
-    Manifest(#[from] template::ManifestError),
+    Manifest(template::ManifestError),
     /// A template file is missing, unreadable or invalid.
     #[error("template {template}: {file}: {reason}")]
     Asset {
@@ -77,9 +80,29 @@ pub enum RenderError {
     #[error("output size: {0}")]
     Size(String),
     #[error("encoding: {0}")]
-    Encode(#[from] encoder::EncodeError),
+    Encode(encoder::EncodeError),
     #[error("writing output: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+// By hand rather than `#[from]`, which would also make the inner error the `source` and print
+// its message twice in a chain ("error: A: A").
+impl From<template::ManifestError> for RenderError {
+    fn from(e: template::ManifestError) -> Self {
+        RenderError::Manifest(e)
+    }
+}
+
+impl From<encoder::EncodeError> for RenderError {
+    fn from(e: encoder::EncodeError) -> Self {
+        RenderError::Encode(e)
+    }
+}
+
+impl From<std::io::Error> for RenderError {
+    fn from(e: std::io::Error) -> Self {
+        RenderError::Io(e)
+    }
 }
 
 impl RenderError {

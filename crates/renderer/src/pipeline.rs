@@ -112,6 +112,7 @@ impl Renderer {
             .iter()
             .filter(|l| l.show_when.as_ref().is_none_or(|c| c.holds(&values)))
             .collect();
+        refused_svg_images(t, &layers, &mut preflight);
         let stream_first = pa.background.is_none()
             && layers
                 .first()
@@ -194,5 +195,30 @@ impl Renderer {
             preflight,
             record,
         })
+    }
+}
+
+/// Images an SVG layer (or an SVG photo mask) reached for that the sandbox refused: the SVG
+/// draws without them, so the designer must hear of it (Inkscape links images by absolute path).
+fn refused_svg_images(t: &Template, layers: &[&template::Layer], preflight: &mut Preflight) {
+    for l in layers {
+        let file = match &l.kind {
+            template::LayerKind::Svg { file } => file,
+            template::LayerKind::Photo(template::PhotoSlot {
+                mask: Some(template::Mask::Svg { file }),
+                ..
+            }) => file,
+            _ => continue,
+        };
+        for (href, why) in t.svg_refused.get(file).into_iter().flatten() {
+            preflight.push(
+                Severity::Warning,
+                "svg_image_refused",
+                Some(&l.id),
+                None,
+                format!("{file}: the image `{href}` was left out: {why}"),
+                json!({ "file": file, "href": href, "reason": why }),
+            );
+        }
     }
 }

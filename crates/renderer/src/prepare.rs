@@ -3,8 +3,8 @@
 
 use crate::{
     Input, RenderError, Renderer, Template, composite, composite::Target, digest::sha256_hex,
-    draw::rounded_rect, image_fit::Placed, image_io::Pixels,
-    preflight::Preflight, preflight::Severity, svg, text, text::LaidText, text::TextJob,
+    draw::rounded_rect, image_fit::Placed, image_io::Pixels, preflight::Preflight,
+    preflight::Severity, svg, text, text::LaidText, text::TextJob,
 };
 use resvg::tiny_skia;
 use serde_json::json;

@@ -16,6 +16,8 @@ pub struct Template {
     pub(crate) files: BTreeMap<String, Arc<Vec<u8>>>,
     /// Relative file -> parsed SVG.
     pub(crate) svgs: BTreeMap<String, Arc<usvg::Tree>>,
+    /// SVG file -> `(href, why)` for each `<image>` the sandbox refused (a preflight warning).
+    pub(crate) svg_refused: BTreeMap<String, Vec<(String, String)>>,
     /// Relative file -> SHA-256, computed once, off the critical path.
     hashes: OnceLock<BTreeMap<String, String>>,
 }
@@ -75,21 +77,18 @@ impl Template {
             manifest,
             files: BTreeMap::new(),
             svgs: BTreeMap::new(),
+            svg_refused: BTreeMap::new(),
             hashes: OnceLock::new(),
         };
         for l in &t.manifest.layers {
-            if let LayerKind::Text(slot) = &l.kind
-                && !r.fonts.has_family(&slot.font)
-            {
-                return Err(RenderError::Manifest(template::ManifestError {
-                    file: display.clone(),
-                    location: format!("layer `{}`.font", l.id),
-                    message: format!(
-                        "font family `{}` is not in the font folder {}",
-                        slot.font,
-                        r.fonts.dir().display()
-                    ),
-                }));
+            if let LayerKind::Text(slot) = &l.kind {
+                check_font(r, slot).map_err(|(key, message)| {
+                    RenderError::Manifest(template::ManifestError {
+                        file: display.clone(),
+                        location: format!("layer `{}`.{key}", l.id),
+                        message,
+                    })
+                })?;
             }
         }
         let root = dir
@@ -123,9 +122,14 @@ impl Template {
             }
             let bytes = std::fs::read(&canonical).map_err(|e| t.asset_err(&file, e.to_string()))?;
             if is_svg {
-                let tree = svg::parse(&bytes, dir, &r.fonts, &r.limits)
+                let (tree, images) = svg::parse(&bytes, dir, &r.fonts, &r.limits)
                     .map_err(|e| t.asset_err(&file, e))?;
                 t.svgs.insert(file.clone(), Arc::new(tree));
+                // Images the SVG draws are assets like any other: hashed into the record.
+                t.files.extend(images.loaded);
+                if !images.refused.is_empty() {
+                    t.svg_refused.insert(file.clone(), images.refused);
+                }
             } else {
                 image_io::probe(&bytes, &r.limits).map_err(|e| t.asset_err(&file, e))?;
             }
@@ -139,10 +143,14 @@ impl Template {
                     .ok_or_else(|| t.asset_err(layer, "not an SVG layer"))?;
                 if svg::element_box(tree, element).is_none() {
                     let file = svg_file(&t.manifest, layer).unwrap_or_default();
+                    let why = t
+                        .files
+                        .get(&file)
+                        .map_or_else(String::new, |bytes| svg::why_no_box(bytes, element));
                     return Err(t.asset_err(
                         &file,
                         format!(
-                            "has no element with id `{element}` (used by layer `{}`)",
+                            "has no element with id `{element}` to place layer `{}` by{why}",
                             l.id
                         ),
                     ));
@@ -177,6 +185,44 @@ impl Template {
             }
         }
     }
+}
+
+/// The slot's font family must be in the font folder, with an italic face when the slot asks
+/// for italic (otherwise it would print upright with no word). Fails with the key and why.
+fn check_font(r: &Renderer, slot: &template::TextSlot) -> Result<(), (&'static str, String)> {
+    if !r.fonts.has_family(&slot.font) {
+        return Err((
+            "font",
+            format!(
+                "font family `{}` is not in the font folder {}; the families there are: {}",
+                slot.font,
+                r.fonts.dir().display(),
+                r.fonts.families().join(", ")
+            ),
+        ));
+    }
+    if slot.italic && !r.fonts.has_italic(&slot.font) {
+        let with: Vec<String> = r
+            .fonts
+            .families()
+            .into_iter()
+            .filter(|f| r.fonts.has_italic(f))
+            .collect();
+        return Err((
+            "italic",
+            format!(
+                "font family `{}` has no italic face in the font folder, so the text would print \
+                 upright; drop `italic` or use a family with one ({})",
+                slot.font,
+                if with.is_empty() {
+                    "none has".to_string()
+                } else {
+                    with.join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn svg_file(m: &Manifest, layer_id: &str) -> Option<String> {

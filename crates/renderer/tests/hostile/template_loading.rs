@@ -121,3 +121,123 @@ fn a_layer_box_far_beyond_the_canvas_costs_no_more_than_the_canvas() {
     }
     assert!(failures.is_empty(), "{}", failures.join("; "));
 }
+
+/// A 10 x 10 px template with one text layer in `font`, italic or not.
+fn text_template(font: &str, italic: bool) -> TempTemplate {
+    TempTemplate::new(&format!(
+        "id = \"f\"\n[print_area]\nwidth = 10\nheight = 10\nunit = \"px\"\n\n[[layers]]\nid = \"t\"\nkind = \"text\"\ntext = \"x\"\nbox = [0, 0, 10, 10]\nfont = \"{font}\"\nitalic = {italic}\n"
+    ))
+}
+
+#[test]
+fn an_unknown_font_family_is_refused_with_the_families_there_are() {
+    let msg = text_template("Comic Sans MS", false)
+        .load()
+        .err()
+        .expect("refused")
+        .to_string();
+    for family in ["DejaVu Sans", "Noto Sans", "Noto Serif"] {
+        assert!(msg.contains(family), "lists `{family}`: {msg}");
+    }
+}
+
+#[test]
+fn italic_on_a_family_without_an_italic_face_is_refused_not_printed_upright() {
+    // Noto Sans has an italic face; DejaVu Sans and Noto Serif have none in fonts/.
+    text_template("Noto Sans", true)
+        .load()
+        .unwrap_or_else(|e| panic!("Noto Sans Italic exists: {e}"));
+    text_template("DejaVu Sans", false)
+        .load()
+        .unwrap_or_else(|e| panic!("upright DejaVu Sans exists: {e}"));
+    for family in ["DejaVu Sans", "Noto Serif"] {
+        let msg = text_template(family, true)
+            .load()
+            .err()
+            .unwrap_or_else(|| panic!("{family} italic must be refused"))
+            .to_string();
+        assert!(
+            msg.contains("template.toml")
+                && msg.contains("layer `t`.italic")
+                && msg.contains(&format!("`{family}` has no italic face"))
+                && msg.contains("Noto Sans"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn box_from_an_element_inside_defs_says_why_it_has_no_place() {
+    let t = TempTemplate::new(GOOD);
+    t.write(
+        "art.svg",
+        br##"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="800" height="300">
+  <defs><rect id="title" x="10" y="10" width="100" height="40"/></defs>
+  <use xlink:href="#title"/>
+</svg>"##,
+    );
+    let msg = t.load().err().expect("refused").to_string();
+    assert!(
+        msg.contains("art.svg")
+            && msg.contains("`title`")
+            && msg.contains("layer `title`")
+            && msg.contains("inside <defs>")
+            && msg.contains("<use>"),
+        "{msg}"
+    );
+
+    // Drawn through a `<use>` with its own id, the same rectangle places the slot.
+    t.write(
+        "art.svg",
+        br##"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="800" height="300">
+  <defs><rect id="title-shape" x="10" y="10" width="100" height="40"/></defs>
+  <use id="title" xlink:href="#title-shape"/>
+</svg>"##,
+    );
+    t.load()
+        .unwrap_or_else(|e| panic!("a <use> with the id places the slot: {e}"));
+}
+
+#[test]
+fn a_hidden_element_is_named_as_drawing_nothing() {
+    let t = TempTemplate::new(GOOD);
+    t.write(
+        "art.svg",
+        br#"<svg xmlns="http://www.w3.org/2000/svg" width="800" height="300"><rect id="title" width="10" height="10" display="none"/></svg>"#,
+    );
+    let msg = t.load().err().expect("refused").to_string();
+    assert!(msg.contains("draws nothing"), "{msg}");
+}
+
+#[test]
+fn a_manifest_and_an_svg_saved_with_a_byte_order_mark_load() {
+    let t = TempTemplate::new("");
+    t.write("template.toml", format!("\u{feff}{GOOD}").as_bytes());
+    t.write(
+        "art.svg",
+        "\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\" height=\"300\"><rect id=\"title\" x=\"10\" y=\"10\" width=\"100\" height=\"40\"/></svg>".as_bytes(),
+    );
+    let tpl = t
+        .load()
+        .unwrap_or_else(|e| panic!("a BOM is not part of the text: {e}"));
+    assert_eq!(tpl.manifest().id, "mug");
+}
+
+#[test]
+fn a_template_error_is_printed_once_through_an_error_chain() {
+    // `pressroom render` prints `{:#}` (the message and every `source` after it): the manifest's
+    // message must not come back as its own source ("error: A: A").
+    let t = text_template("Comic Sans MS", false);
+    let err = t.load().err().expect("refused");
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        chain.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    assert_eq!(
+        chain.matches("Comic Sans MS").count(),
+        1,
+        "the message repeats: {chain}"
+    );
+}
