@@ -124,7 +124,7 @@ fn read_input(data: &Path, photo_fields: &[String], limits: &Limits) -> Result<I
             e.utf8_error().valid_up_to()
         )
     })?;
-    let json: serde_json::Value = serde_json::from_str(&text)
+    let json: serde_json::Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
         .with_context(|| format!("--data {}: invalid JSON", data.display()))?;
     let obj = json.as_object().ok_or_else(|| {
         anyhow!(

@@ -265,3 +265,47 @@ fn ten_thousand_characters_are_refused_in_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("field `note`: 10000 characters"), "{err}");
 }
+
+#[test]
+fn a_data_file_with_a_byte_order_mark_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = text_template(dir.path());
+    let data_path = dir.path().join("data.json");
+    std::fs::write(&data_path, "\u{feff}{ \"name\": \"Ann\" }").unwrap();
+    let print = dir.path().join("print.png");
+    let o = pressroom(&[
+        "--template",
+        tpl.to_str().unwrap(),
+        "--data",
+        data_path.to_str().unwrap(),
+        "--out",
+        print.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(print.is_file());
+}
+
+#[test]
+fn a_template_error_is_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = text_template(dir.path());
+    std::fs::write(
+        tpl.join("template.toml"),
+        "id = \"v\"\n[print_area]\nwidth = 4\nheight = 2\nunit = \"in\"\n[[layers]]\nkind = \"text\"\ntext = \"x\"\nbox = [0, 0, 4, 2]\nfont = \"Comic Sans MS\"\n",
+    )
+    .unwrap();
+    let data_path = dir.path().join("data.json");
+    std::fs::write(&data_path, "{}").unwrap();
+    let o = pressroom(&[
+        "--template",
+        tpl.to_str().unwrap(),
+        "--data",
+        data_path.to_str().unwrap(),
+        "--out",
+        dir.path().join("print.png").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("Comic Sans MS").count(), 1, "{err}");
+}

@@ -90,6 +90,27 @@ impl FontLibrary {
         })
     }
 
+    /// Every family name in the folder, sorted (for errors that name the choices).
+    pub fn families(&self) -> Vec<String> {
+        let names: std::collections::BTreeSet<String> = self
+            .system()
+            .db()
+            .faces()
+            .filter_map(|f| f.families.first().map(|(n, _)| n.clone()))
+            .collect();
+        names.into_iter().collect()
+    }
+
+    /// Does the family have an italic (or oblique) face? Without one, `italic` prints upright.
+    pub fn has_italic(&self, family: &str) -> bool {
+        self.system().db().faces().any(|f| {
+            f.style != fontdb::Style::Normal
+                && f.families
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(family))
+        })
+    }
+
     /// File name -> SHA-256 for the given faces (as used by a render).
     pub(crate) fn hash_faces(
         &self,

@@ -13,18 +13,24 @@
 //! - the same inputs give the same pixels at any thread count.
 #![forbid(unsafe_code)]
 
+mod asset_cache;
 mod composite;
 mod digest;
 pub use digest::sha256_hex;
+mod draw;
 mod fonts;
+mod image_fit;
 mod image_io;
 mod output;
+mod pipeline;
 mod preflight;
+mod prepare;
 mod produce;
-mod render;
+mod render_record;
+mod streaming;
 mod svg;
+mod template_loading;
 mod text;
-
 /// The PNG effort a [`PrintFormat::Png`] carries.
 pub use encoder::PngCompression;
 pub use fonts::FontLibrary;
@@ -34,7 +40,8 @@ pub use preflight::{Finding, Preflight, Severity};
 pub use produce::{
     Encoded, EncodedFiles, ProduceOptions, Production, Sinks, Stage, Written, produce, produce_into,
 };
-pub use render::{Input, RenderRecord, Rendered, Scale, Template};
+pub use render_record::{Input, RenderRecord, Rendered, Scale};
+pub use template_loading::Template;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,11 +51,14 @@ use std::sync::{Arc, Mutex};
 pub const RENDERER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Why a render could not be made.
+///
+/// Each message is complete on its own and no variant reports its inner error as a `source`,
+/// so a caller that prints the chain (`{:#}` in anyhow) shows every message once.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// The template's manifest is invalid.
     #[error("{0}")]
-    Manifest(#[from] template::ManifestError),
+    Manifest(template::ManifestError),
     /// A template file is missing, unreadable or invalid.
     #[error("template {template}: {file}: {reason}")]
     Asset {
@@ -72,9 +82,29 @@ pub enum RenderError {
     #[error("output size: {0}")]
     Size(String),
     #[error("encoding: {0}")]
-    Encode(#[from] encoder::EncodeError),
+    Encode(encoder::EncodeError),
     #[error("writing output: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+// By hand rather than `#[from]`, which would also make the inner error the `source` and print
+// its message twice in a chain ("error: A: A").
+impl From<template::ManifestError> for RenderError {
+    fn from(e: template::ManifestError) -> Self {
+        RenderError::Manifest(e)
+    }
+}
+
+impl From<encoder::EncodeError> for RenderError {
+    fn from(e: encoder::EncodeError) -> Self {
+        RenderError::Encode(e)
+    }
+}
+
+impl From<std::io::Error> for RenderError {
+    fn from(e: std::io::Error) -> Self {
+        RenderError::Io(e)
+    }
 }
 
 impl RenderError {
@@ -104,7 +134,7 @@ const FITTED_CACHE_ENTRIES: usize = 32;
 /// (template dir or photo hash, file or fit, width, height).
 type SizedKey = (String, String, u32, u32);
 /// Fitted pixels and where they sit in their box.
-type Fitted = (Arc<Vec<u8>>, render::Placed);
+type Fitted = (Arc<Vec<u8>>, image_fit::Placed);
 
 /// Decoded assets kept between renders (the warm worker and the editor's live preview).
 #[derive(Default)]

@@ -4,7 +4,7 @@
 
 use crate::composite::div255;
 use crate::digest::Sha256;
-use crate::render::{Rendered, Template};
+use crate::{Rendered, Template};
 use crate::{RenderError, Renderer, image_io};
 use encoder::{JpegOptions, PngCompression, PngOptions, Subsampling};
 use fast_image_resize as fr;

@@ -11,12 +11,18 @@
 //! - every error names the file, the line or key, and what is wrong.
 #![forbid(unsafe_code)]
 
+mod checks;
 mod color;
-mod manifest;
+mod geometry;
+mod layers;
+mod model;
+mod parse;
+mod raw;
 mod values;
 
 pub use color::Rgba;
-pub use manifest::*;
+pub use geometry::*;
+pub use model::*;
 pub use values::{FieldIssue, FieldIssueKind, Values, check_values};
 
 use std::fmt;

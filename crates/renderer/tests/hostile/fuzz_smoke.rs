@@ -216,8 +216,8 @@ fn manifest_target_over_seeds_and_mutations() {
     let mut seeds = read_seeds(paths);
     assert!(!seeds.is_empty(), "no template seeds");
     seeds.push((
-        "tests/hostile/manifest.rs GOOD".into(),
-        crate::manifest::GOOD.as_bytes().to_vec(),
+        "crates/template/tests/manifest/good.toml".into(),
+        crate::template_loading::GOOD.as_bytes().to_vec(),
     ));
     let t = run(&seeds, 1500, bodies::manifest);
     eprintln!(

@@ -8,7 +8,8 @@
 //! - `values`: field values that are too long, missing, not allowed or not UTF-8;
 //! - `svg`: SVG artwork that reaches for files outside its template or for the network, that
 //!   trips the SVG text engine, or that does not parse;
-//! - `manifest`: broken manifests, each error naming the file and the place;
+//! - `template_loading`: template folders whose manifest, fonts, files or SVG ids are wrong
+//!   (the manifest's own rules are specified in `crates/template/tests/manifest`);
 //! - `stop`: the caller's time bound ends a render at every checkpoint;
 //! - `fuzz_smoke`: the `fuzz/` targets' bodies over the seeds and deterministic mutations of them.
 //!
@@ -16,9 +17,9 @@
 
 mod common;
 mod fuzz_smoke;
-mod manifest;
 mod photos;
 mod refused;
 mod stop;
 mod svg;
+mod template_loading;
 mod values;

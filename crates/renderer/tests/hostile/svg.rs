@@ -3,7 +3,7 @@
 //! engine fails on it, and must be refused by name when it does not parse.
 
 use crate::common::{TempTemplate, is_red, never, px, renderer, solid_png};
-use renderer::{Input, RenderError, Rendered, Scale};
+use renderer::{Input, RenderError, Rendered, Scale, Severity};
 use std::net::TcpListener;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -75,6 +75,23 @@ fn assert_only_control_drawn(out: &Rendered, href: &str) {
     assert_eq!(green, 0, "{href}: the secret's green reached the canvas");
 }
 
+/// The refused image is a preflight warning naming the SVG, the layer and the href (both the
+/// `href` and the `xlink:href` element), not a silent omission; the control image is not named.
+fn assert_refusal_reported(out: &Rendered, href: &str) {
+    let found: Vec<_> = out.preflight.with_code("svg_image_refused").collect();
+    assert_eq!(found.len(), 2, "{href}: {found:?}");
+    for f in found {
+        assert_eq!(f.severity, Severity::Warning, "{href}");
+        assert_eq!(f.layer.as_deref(), Some("art"), "{href}");
+        assert!(
+            f.message.contains("art.svg") && !f.message.contains("inside.png"),
+            "{href}: {}",
+            f.message
+        );
+        assert_eq!(f.details["href"], href, "{href}: {}", f.message);
+    }
+}
+
 #[test]
 fn image_hrefs_outside_the_template_are_not_drawn() {
     type HrefFor = Box<dyn Fn(&TempTemplate) -> String>;
@@ -90,7 +107,9 @@ fn image_hrefs_outside_the_template_are_not_drawn() {
     for href_for in hrefs {
         let (t, href) = template_reaching_for(href_for);
         std::fs::create_dir(t.dir().join("sub")).expect("sub");
-        assert_only_control_drawn(&render(&t), &href);
+        let out = render(&t);
+        assert_only_control_drawn(&out, &href);
+        assert_refusal_reported(&out, &href);
     }
 }
 
@@ -100,7 +119,9 @@ fn a_symlink_out_of_the_template_is_not_followed() {
     let (t, href) = template_reaching_for(|_| "link.png".to_string());
     std::os::unix::fs::symlink(t.outside().join("secret.png"), t.dir().join("link.png"))
         .expect("symlink");
-    assert_only_control_drawn(&render(&t), &href);
+    let out = render(&t);
+    assert_only_control_drawn(&out, &href);
+    assert_refusal_reported(&out, &href);
 }
 
 #[test]
@@ -114,7 +135,9 @@ fn network_hrefs_are_never_fetched() {
         format!("//127.0.0.1:{port}/x.png"),
     ] {
         let (t, href) = template_reaching_for(|_| href.clone());
-        assert_only_control_drawn(&render(&t), &href);
+        let out = render(&t);
+        assert_only_control_drawn(&out, &href);
+        assert_refusal_reported(&out, &href);
     }
     // Any connection attempt made while parsing or drawing would be waiting in the backlog now.
     match listener.accept() {
@@ -282,4 +305,49 @@ fn svg_data_url_images_obey_the_pixel_limit() {
             Ok(Err(e)) => assert!(e.to_string().contains("art.svg"), "{what}: {e}"),
         }
     }
+}
+
+#[test]
+fn images_drawn_inside_an_svg_are_hashed_into_the_render_record() {
+    let (t, _) = template_reaching_for(|_| "../secret.png".to_string());
+    let out = render(&t);
+    let inside = solid_png(8, 8, [255, 0, 0]);
+    assert_eq!(
+        out.record.assets.get("inside.png"),
+        Some(&renderer::sha256_hex(&inside)),
+        "assets: {:?}",
+        out.record.assets
+    );
+    assert!(out.record.assets.contains_key("art.svg"));
+    assert!(
+        !out.record.assets.keys().any(|k| k.contains("secret")),
+        "a refused image is no asset: {:?}",
+        out.record.assets
+    );
+
+    // Changing only the linked image changes the record.
+    t.write("inside.png", &solid_png(8, 8, [254, 0, 0]));
+    let again = render(&t);
+    assert_ne!(
+        out.record.assets.get("inside.png"),
+        again.record.assets.get("inside.png")
+    );
+}
+
+#[test]
+fn an_absolute_link_as_inkscape_writes_it_is_named_with_the_fix() {
+    let (t, href) = template_reaching_for(|t| t.dir().join("inside.png").display().to_string());
+    let out = render(&t);
+    let f = out
+        .preflight
+        .with_code("svg_image_refused")
+        .next()
+        .unwrap_or_else(|| panic!("{href}: no warning"));
+    assert!(
+        f.message.contains(&href)
+            && f.message.contains("absolute path")
+            && f.message.contains("relative"),
+        "{}",
+        f.message
+    );
 }
