@@ -330,7 +330,8 @@ mod tests {
 
     #[test]
     fn an_error_body_has_exactly_code_and_message() {
-        let v = serde_json::to_value(ErrorBody::new(codes::NOT_FOUND, "order 7 not found")).unwrap();
+        let v =
+            serde_json::to_value(ErrorBody::new(codes::NOT_FOUND, "order 7 not found")).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"error": {"code": "not_found", "message": "order 7 not found"}})

@@ -68,7 +68,9 @@ impl AddressPolicy {
                 && e.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
             {
-                policy.names.push(e.trim_end_matches('.').to_ascii_lowercase());
+                policy
+                    .names
+                    .push(e.trim_end_matches('.').to_ascii_lowercase());
             } else {
                 return Err(format!(
                     "app.fetch.allow_hosts: {entry:?} is not a host name, an address or a CIDR network"
@@ -158,12 +160,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     }
     if s[0] == 0x2002 {
         // 6to4: the IPv4 address is in the second and third groups.
-        let v4 = Ipv4Addr::new(
-            (s[1] >> 8) as u8,
-            s[1] as u8,
-            (s[2] >> 8) as u8,
-            s[2] as u8,
-        );
+        let v4 = Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
         return is_public_v4(v4);
     }
     !(ip.is_unspecified()
@@ -193,9 +190,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let by_name = policy.allows_name(&host);
             let allowed: Vec<SocketAddr> = found
                 .iter()
@@ -293,7 +289,10 @@ pub async fn fetch_image(
             // The status is the photo host's plain HTTP answer (a dead link is worth naming to
             // the merchant); only allowed addresses get this far.
             if !resp.status().is_success() {
-                return Err(err(url, format!("{FAILED}: HTTP {}", resp.status().as_u16())));
+                return Err(err(
+                    url,
+                    format!("{FAILED}: HTTP {}", resp.status().as_u16()),
+                ));
             }
             if let Some(len) = resp.content_length()
                 && len > settings.max_bytes

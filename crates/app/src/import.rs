@@ -176,7 +176,9 @@ impl App {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {
                     tracing::info!(key, "refused import: its photo was removed again");
                 }
-                Err(e) => tracing::warn!(key, error = %e, "refused import: could not remove its photo"),
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "refused import: could not remove its photo")
+                }
             }
         }
     }

@@ -123,11 +123,24 @@ mod tests {
             ..Default::default()
         };
         let fresh = m.render(Some(&counts));
-        assert_eq!(gauge(&fresh, "pressroom_jobs{state=\"queued\"}").as_deref(), Some("3"));
-        assert_eq!(gauge(&fresh, "pressroom_queue_gauges_available").as_deref(), Some("1"));
+        assert_eq!(
+            gauge(&fresh, "pressroom_jobs{state=\"queued\"}").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            gauge(&fresh, "pressroom_queue_gauges_available").as_deref(),
+            Some("1")
+        );
 
         let stale = m.render(None);
-        assert_eq!(gauge(&stale, "pressroom_jobs{"), None, "no stale depth:\n{stale}");
-        assert_eq!(gauge(&stale, "pressroom_queue_gauges_available").as_deref(), Some("0"));
+        assert_eq!(
+            gauge(&stale, "pressroom_jobs{"),
+            None,
+            "no stale depth:\n{stale}"
+        );
+        assert_eq!(
+            gauge(&stale, "pressroom_queue_gauges_available").as_deref(),
+            Some("0")
+        );
     }
 }

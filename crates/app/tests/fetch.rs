@@ -104,7 +104,11 @@ async fn internal_addresses_are_refused_in_every_spelling_without_a_connection()
             "{url}"
         );
     }
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "no request reached the server");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "no request reached the server"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +139,11 @@ async fn the_allow_list_lets_chosen_hosts_through() {
     let (port, _) = photo_server().await;
     for allow in ["127.0.0.1", "127.0.0.0/8", "localhost"] {
         let s = settings(&[allow]);
-        let host = if allow == "localhost" { "localhost" } else { "127.0.0.1" };
+        let host = if allow == "localhost" {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
         let got = fetch(&s, &format!("http://{host}:{port}/photo.jpg"))
             .await
             .unwrap_or_else(|e| panic!("allowed by {allow}: {e}"));
@@ -183,7 +191,11 @@ async fn every_redirect_hop_is_checked() {
 #[tokio::test]
 async fn only_http_and_https() {
     let s = settings(&[]);
-    for url in ["ftp://example.com/a.jpg", "file:///etc/passwd", "gopher://x/"] {
+    for url in [
+        "ftp://example.com/a.jpg",
+        "file:///etc/passwd",
+        "gopher://x/",
+    ] {
         let e = fetch(&s, url).await.expect_err(url);
         assert!(message(e).contains("only http and https"), "{url}");
     }
@@ -191,21 +203,56 @@ async fn only_http_and_https() {
 
 #[test]
 fn public_and_special_addresses() {
-    let public = ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700::1111", "2a00:1450::1"];
+    let public = [
+        "8.8.8.8",
+        "1.1.1.1",
+        "93.184.216.34",
+        "2606:4700::1111",
+        "2a00:1450::1",
+    ];
     let special = [
-        "0.0.0.0", "10.1.2.3", "100.64.0.1", "100.127.255.254", "127.0.0.1", "127.255.0.1",
-        "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8", "192.0.2.1",
-        "192.168.0.1", "198.18.0.1", "198.51.100.1", "203.0.113.9", "224.0.0.251",
-        "239.255.255.250", "240.0.0.1", "255.255.255.255", "::", "::1", "::ffff:127.0.0.1",
-        "::ffff:169.254.169.254", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe",
-        "2002:7f00:1::", "fc00::1", "fd00:ec2::254", "fe80::1", "ff02::1", "2001:db8::1",
+        "0.0.0.0",
+        "10.1.2.3",
+        "100.64.0.1",
+        "100.127.255.254",
+        "127.0.0.1",
+        "127.255.0.1",
+        "169.254.169.254",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.0.0.8",
+        "192.0.2.1",
+        "192.168.0.1",
+        "198.18.0.1",
+        "198.51.100.1",
+        "203.0.113.9",
+        "224.0.0.251",
+        "239.255.255.250",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "::ffff:10.0.0.1",
+        "::127.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "2002:7f00:1::",
+        "fc00::1",
+        "fd00:ec2::254",
+        "fe80::1",
+        "ff02::1",
+        "2001:db8::1",
         "100::1",
     ];
     for ip in public {
         assert!(is_public(ip.parse::<IpAddr>().unwrap()), "{ip} is public");
     }
     for ip in special {
-        assert!(!is_public(ip.parse::<IpAddr>().unwrap()), "{ip} is not public");
+        assert!(
+            !is_public(ip.parse::<IpAddr>().unwrap()),
+            "{ip} is not public"
+        );
     }
     assert!(
         is_public("100.63.255.255".parse::<IpAddr>().unwrap()),
@@ -215,8 +262,8 @@ fn public_and_special_addresses() {
 
 #[test]
 fn allow_list_entries_are_checked() {
-    let p = AddressPolicy::new(&["10.0.0.0/8".into(), "::1".into(), "photos.internal".into()])
-        .unwrap();
+    let p =
+        AddressPolicy::new(&["10.0.0.0/8".into(), "::1".into(), "photos.internal".into()]).unwrap();
     assert!(p.allows_ip("10.9.8.7".parse().unwrap()));
     assert!(p.allows_ip("::1".parse().unwrap()));
     assert!(!p.allows_ip("127.0.0.1".parse().unwrap()));

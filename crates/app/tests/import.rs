@@ -113,7 +113,10 @@ async fn a_duplicate_order_with_a_new_photo_leaves_no_photo_behind() {
         .import_order(&serde_json::to_vec(&first).unwrap(), &api())
         .await
         .unwrap_err();
-    assert!(matches!(e, AppError::Storage(StorageError::DuplicateOrder { .. })));
+    assert!(matches!(
+        e,
+        AppError::Storage(StorageError::DuplicateOrder { .. })
+    ));
     assert_eq!(photos(&app).await, kept, "another order's photo stays");
 }
 
@@ -134,6 +137,10 @@ async fn a_two_item_order_whose_second_photo_is_missing_leaves_no_photo_behind()
         .unwrap_err();
     assert_eq!(e.code(), "client_image", "{e}");
     assert!(e.to_string().contains("missing.jpg"), "{e}");
-    assert_eq!(photos(&app).await, Vec::<String>::new(), "the first photo is gone");
+    assert_eq!(
+        photos(&app).await,
+        Vec::<String>::new(),
+        "the first photo is gone"
+    );
     assert!(app.db.list_orders(10, 0).await.unwrap().is_empty());
 }

@@ -300,9 +300,7 @@ fn money(field: &str, m: &json::Money) -> Result<Decimal, WooError> {
     if amount.is_sign_negative() && !amount.is_zero() {
         return Err(WooError::invalid(
             field,
-            format!(
-                "must not be negative (refunds are separate refund records), got {text:?}"
-            ),
+            format!("must not be negative (refunds are separate refund records), got {text:?}"),
         ));
     }
     Ok(amount)

@@ -612,7 +612,11 @@ fn a_removed_line_is_kept_but_not_rendered() {
     .unwrap();
     let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let before = parse_order(&body, &pet_mapping()).unwrap();
-    let first = before.personalized_items().next().expect("a personalized item").id;
+    let first = before
+        .personalized_items()
+        .next()
+        .expect("a personalized item")
+        .id;
     for li in v["line_items"].as_array_mut().unwrap() {
         if li["id"] == first {
             li["quantity"] = 0.into();
@@ -621,8 +625,14 @@ fn a_removed_line_is_kept_but_not_rendered() {
     let o = parse_order(&serde_json::to_vec(&v).unwrap(), &pet_mapping()).unwrap();
     let removed = o.item(first).unwrap();
     assert_eq!(removed.quantity, 0);
-    assert!(removed.personalization.is_some(), "kept as the store sent it");
-    assert!(!o.personalized_items().any(|i| i.id == first), "not rendered");
+    assert!(
+        removed.personalization.is_some(),
+        "kept as the store sent it"
+    );
+    assert!(
+        !o.personalized_items().any(|i| i.id == first),
+        "not rendered"
+    );
     let why = removed.not_rendered_reason().expect("a reason");
     assert!(why.contains("quantity 0"), "{why}");
 }
@@ -630,7 +640,11 @@ fn a_removed_line_is_kept_but_not_rendered() {
 /// A line no template maps to says so, naming its SKU.
 #[test]
 fn a_line_without_template_says_why() {
-    let o = parse_order(&fixture("wc_v3_order_retrieve_727.json"), &ItemMapping::default()).unwrap();
+    let o = parse_order(
+        &fixture("wc_v3_order_retrieve_727.json"),
+        &ItemMapping::default(),
+    )
+    .unwrap();
     let reasons: Vec<(String, String)> = o
         .unrendered_items()
         .map(|(i, why)| (i.sku.clone(), why))
@@ -638,6 +652,9 @@ fn a_line_without_template_says_why() {
     assert_eq!(reasons.len(), o.items.len(), "no item of 727 is mapped");
     let (_, why) = reasons.iter().find(|(sku, _)| sku == "Bar3").expect("Bar3");
     assert_eq!(why, "SKU \"Bar3\" has no template, so it is not rendered");
-    let (_, why) = reasons.iter().find(|(sku, _)| sku.is_empty()).expect("no SKU");
+    let (_, why) = reasons
+        .iter()
+        .find(|(sku, _)| sku.is_empty())
+        .expect("no SKU");
     assert!(why.contains("has no SKU and no template"), "{why}");
 }

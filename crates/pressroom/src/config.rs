@@ -369,7 +369,10 @@ mod tests {
             ("postgres://u@h/d", "postgres://u@h/d"),
             ("sqlite:data/pressroom.db", "sqlite:data/pressroom.db"),
             ("sqlite:x.db?password=1", "sqlite:x.db?password=********"),
-            ("http://h/files?token=abc#top", "http://h/files?token=********#top"),
+            (
+                "http://h/files?token=abc#top",
+                "http://h/files?token=********#top",
+            ),
         ];
         for (url, shown) in cases {
             assert_eq!(r(url), shown, "{url}");

@@ -162,10 +162,7 @@ async fn serve_starts_answers_and_stops_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_serves_its_metrics_with_metrics_listen() {
-    let mut worker = Role::start(
-        &["worker", "--metrics-listen", "127.0.0.1:0"],
-        "metrics on",
-    );
+    let mut worker = Role::start(&["worker", "--metrics-listen", "127.0.0.1:0"], "metrics on");
     let http = client();
     let resp = http.get(worker.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
@@ -174,7 +171,10 @@ async fn a_worker_serves_its_metrics_with_metrics_listen() {
         text.contains("pressroom_queue_gauges_available 1"),
         "queue gauges from the shared database:\n{text}"
     );
-    assert!(text.contains("pressroom_jobs{state=\"queued\"} 0"), "{text}");
+    assert!(
+        text.contains("pressroom_jobs{state=\"queued\"} 0"),
+        "{text}"
+    );
     let exit = worker.terminate();
     assert!(exit.success(), "a clean exit on SIGTERM, got {exit:?}");
     drop(worker.dir);

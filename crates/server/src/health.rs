@@ -21,10 +21,7 @@ pub(crate) async fn healthz() -> &'static str {
 }
 
 /// `f` within [`PROBE_TIMEOUT`], as "ok" or what went wrong.
-async fn probe<E: std::fmt::Display>(
-    what: &str,
-    f: impl Future<Output = Result<(), E>>,
-) -> String {
+async fn probe<E: std::fmt::Display>(what: &str, f: impl Future<Output = Result<(), E>>) -> String {
     match tokio::time::timeout(PROBE_TIMEOUT, f).await {
         Ok(Ok(())) => "ok".into(),
         Ok(Err(e)) => {

@@ -12,12 +12,24 @@ async fn every_error_answer_is_the_documented_json() {
     let mut messages = vec![];
 
     // A query string of the wrong type, a path that is not a number.
-    let resp = http.get(server.url("/api/v1/orders?limit=abc")).send().await.unwrap();
+    let resp = http
+        .get(server.url("/api/v1/orders?limit=abc"))
+        .send()
+        .await
+        .unwrap();
     messages.push(expect_error(resp, StatusCode::BAD_REQUEST, "bad_request").await);
-    let resp = http.get(server.url("/api/v1/orders/abc")).send().await.unwrap();
+    let resp = http
+        .get(server.url("/api/v1/orders/abc"))
+        .send()
+        .await
+        .unwrap();
     messages.push(expect_error(resp, StatusCode::BAD_REQUEST, "bad_request").await);
     // A signed-file link without its signature.
-    let resp = http.get(server.url("/files/photos/x.png")).send().await.unwrap();
+    let resp = http
+        .get(server.url("/files/photos/x.png"))
+        .send()
+        .await
+        .unwrap();
     messages.push(expect_error(resp, StatusCode::BAD_REQUEST, "bad_request").await);
 
     // A body over the 16 MB limit.
@@ -34,10 +46,21 @@ async fn every_error_answer_is_the_documented_json() {
     messages.push(message);
 
     // No such route, no such method.
-    let resp = http.get(server.url("/api/v2/nothing")).send().await.unwrap();
+    let resp = http
+        .get(server.url("/api/v2/nothing"))
+        .send()
+        .await
+        .unwrap();
     messages.push(expect_error(resp, StatusCode::NOT_FOUND, "not_found").await);
-    let resp = http.delete(server.url("/api/v1/orders")).send().await.unwrap();
-    assert!(resp.headers().contains_key(reqwest::header::ALLOW), "405 keeps Allow");
+    let resp = http
+        .delete(server.url("/api/v1/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.headers().contains_key(reqwest::header::ALLOW),
+        "405 keeps Allow"
+    );
     messages.push(expect_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await);
 
     // A render request that is not JSON (the body is optional, but when given it is JSON).
@@ -71,5 +94,8 @@ async fn a_signed_link_to_a_missing_object_is_a_404_without_paths() {
     let message = expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     let root = server.files_root().display().to_string();
     assert!(!message.contains(&root), "no path: {message}");
-    assert!(!message.contains(&key), "not even the key's file: {message}");
+    assert!(
+        !message.contains(&key),
+        "not even the key's file: {message}"
+    );
 }

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::harness::*;
 
 fn gauge<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.lines().find_map(|l| l.strip_prefix(name).map(str::trim))
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).map(str::trim))
 }
 
 async fn metrics_text(http: &reqwest::Client, url: &str) -> String {
@@ -111,9 +112,15 @@ async fn a_worker_serves_metrics_and_nothing_else() {
     assert_eq!(gauge(&text, "pressroom_queue_gauges_available"), Some("1"));
     let resp = http.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = http.get(format!("{base}/api/v1/orders")).send().await.unwrap();
+    let resp = http
+        .get(format!("{base}/api/v1/orders"))
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
 
     stop.cancel();
-    task.await.unwrap().expect("the metrics listener stops cleanly");
+    task.await
+        .unwrap()
+        .expect("the metrics listener stops cleanly");
 }

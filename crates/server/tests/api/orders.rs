@@ -29,12 +29,20 @@ async fn a_line_whose_sku_has_no_template_says_why() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     let imported: Value = resp.json().await.unwrap();
-    assert_eq!(ids(&imported["jobs"]).len(), 1, "a job for the name tag only");
+    assert_eq!(
+        ids(&imported["jobs"]).len(),
+        1,
+        "a job for the name tag only"
+    );
     let id = imported["order_id"].as_i64().unwrap();
 
     let view = get_json(&http, &server.url(&format!("/api/v1/orders/{id}"))).await;
     let items = view["order"]["items"].as_array().unwrap();
-    assert_eq!(items[0]["not_rendered"], Value::Null, "the name tag is rendered");
+    assert_eq!(
+        items[0]["not_rendered"],
+        Value::Null,
+        "the name tag is rendered"
+    );
     assert_eq!(
         items[1]["not_rendered"],
         "SKU \"GIFT-WRAP\" has no template, so it is not rendered"
@@ -113,7 +121,10 @@ async fn negative_amounts_are_refused_naming_the_field() {
     let http = client();
     let (photos, _) = serve_photo(biscuit()).await;
     for (path, edit) in [
-        ("total", Box::new(|o: &mut Value| o["total"] = json!("-29.35")) as Box<dyn Fn(&mut Value)>),
+        (
+            "total",
+            Box::new(|o: &mut Value| o["total"] = json!("-29.35")) as Box<dyn Fn(&mut Value)>,
+        ),
         (
             "line_items[0].total",
             Box::new(|o: &mut Value| o["line_items"][0]["total"] = json!("-12.00")),
