@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 struct Role {
     child: Child,
     base: String,
-    dir: tempfile::TempDir,
+    /// The data folder, removed when the role is dropped.
+    _dir: tempfile::TempDir,
     /// Kept open so the process never writes to a closed pipe.
     _stdout: BufReader<ChildStdout>,
 }
@@ -46,7 +47,7 @@ impl Role {
         Role {
             child,
             base,
-            dir,
+            _dir: dir,
             _stdout: stdout,
         }
     }
@@ -177,7 +178,6 @@ async fn a_worker_serves_its_metrics_with_metrics_listen() {
     );
     let exit = worker.terminate();
     assert!(exit.success(), "a clean exit on SIGTERM, got {exit:?}");
-    drop(worker.dir);
 }
 
 /// A password with an unencoded '@' and a `?password=` parameter are hidden whole, in
