@@ -1,11 +1,17 @@
 //! Getting orders in: a WooCommerce REST v3 order (from `pressroom order add` or
 //! `POST /api/v1/orders`) becomes a stored order, its customers' images are fetched into object
 //! storage, and a render job is enqueued for each personalized item, all in one transaction.
-//! Nothing is stored for an invalid order.
+//! Nothing is stored for an invalid order: photos this import stored are deleted again when it
+//! is refused (a duplicate order, a later photo that fails, a database error).
+//!
+//! Lines that get no print file (no template for the SKU, quantity 0 = removed) are recorded
+//! with why in the order's history, so the merchant sees why nothing was rendered.
 
 use chrono::{DateTime, Utc};
 use domain::{Actor, EventKind, HistoryEvent, Order};
+use object_store::ObjectStoreExt;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use storage::NewJob;
 
 use crate::{App, AppError, RENDER_JOB, fetch};
@@ -58,7 +64,26 @@ impl App {
                 });
             }
         }
-        self.fetch_client_images(&mut order, source).await?;
+        let mut stored = vec![];
+        let result = self
+            .store_order(body, &mut order, source, &mut stored)
+            .await;
+        if result.is_err() {
+            self.forget_photos(&stored).await;
+        }
+        result
+    }
+
+    /// Fetch the photos (recording in `stored` the keys this import created) and store the
+    /// order with its render jobs in one transaction.
+    async fn store_order(
+        &self,
+        body: &[u8],
+        order: &mut Order,
+        source: &ImportSource,
+        stored: &mut Vec<String>,
+    ) -> Result<Imported, AppError> {
+        self.fetch_client_images(order, source, stored).await?;
         let raw: serde_json::Value =
             serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
 
@@ -78,7 +103,7 @@ impl App {
             .await?;
         let order_id = self
             .db
-            .insert_order(&mut tx, &self.settings.store_id, &order, now)
+            .insert_order(&mut tx, &self.settings.store_id, order, now)
             .await?;
         self.db
             .append_history(
@@ -99,6 +124,35 @@ impl App {
                 },
             )
             .await?;
+        let unrendered: Vec<(i64, String)> = order
+            .unrendered_items()
+            .map(|(item, why)| (item.id, why))
+            .collect();
+        if !unrendered.is_empty() {
+            let message = unrendered
+                .iter()
+                .map(|(id, why)| format!("item {id}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            self.db
+                .append_history(
+                    &mut tx,
+                    order_id,
+                    &HistoryEvent {
+                        at: now,
+                        actor: Actor::System,
+                        kind: EventKind::Note,
+                        message,
+                        payload: Some(serde_json::json!({
+                            "not_rendered": unrendered
+                                .iter()
+                                .map(|(id, why)| serde_json::json!({"item_id": id, "reason": why}))
+                                .collect::<Vec<_>>()
+                        })),
+                    },
+                )
+                .await?;
+        }
         let items: Vec<i64> = order.personalized_items().map(|i| i.id).collect();
         let jobs = self
             .enqueue_renders(&mut tx, order_id, &items, &source.actor, now)
@@ -107,17 +161,39 @@ impl App {
         tracing::info!(order_id, number = %order.number, jobs = jobs.len(), "order imported");
         Ok(Imported {
             order_id,
-            number: order.number,
+            number: order.number.clone(),
             jobs,
         })
+    }
+
+    /// Delete the photos a refused import stored. Photos are shared by content, so only keys
+    /// that did not exist before this import are listed; a failed delete is logged (the file
+    /// is then an orphan, never a wrong file).
+    async fn forget_photos(&self, keys: &[String]) {
+        for key in keys {
+            let path = object_store::path::Path::from(key.as_str());
+            match self.files.store().delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                    tracing::info!(key, "refused import: its photo was removed again");
+                }
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "refused import: could not remove its photo")
+                }
+            }
+        }
     }
 
     async fn fetch_client_images(
         &self,
         order: &mut Order,
         source: &ImportSource,
+        stored: &mut Vec<String>,
     ) -> Result<(), AppError> {
         for item in &mut order.items {
+            // A removed line (quantity 0) is never rendered: its photos are not fetched.
+            if !item.is_rendered() {
+                continue;
+            }
             let Some(p) = item.personalization.as_mut() else {
                 continue;
             };
@@ -136,9 +212,15 @@ impl App {
                 })?;
                 // Photos are keyed by their content only: the same photo in two orders is
                 // stored once, and no customer file name reaches a key.
-                let stored = self.files.put_content("photos", ext, bytes).await?;
-                image.object_key = Some(stored.key);
-                image.sha256 = Some(stored.sha256);
+                let sha256 = hex::encode(Sha256::digest(&bytes));
+                let key = format!("photos/{sha256}.{ext}");
+                let existed = self.files.exists(&key).await?;
+                let object = self.files.put_hashed("photos", ext, sha256, bytes).await?;
+                if !existed {
+                    stored.push(object.key.clone());
+                }
+                image.object_key = Some(object.key);
+                image.sha256 = Some(object.sha256);
             }
         }
         Ok(())
@@ -195,10 +277,10 @@ impl App {
                 let item = row.order.item(id).ok_or_else(|| {
                     AppError::NotFound(format!("order {order_id} has no line item {id}"))
                 })?;
-                if item.personalization.is_none() {
+                if let Some(why) = item.not_rendered_reason() {
                     return Err(AppError::InvalidItem {
                         item: id,
-                        message: "is not personalized (no template maps to its SKU)".into(),
+                        message: why,
                     });
                 }
                 vec![id]

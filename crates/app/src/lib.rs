@@ -112,11 +112,7 @@ impl App {
             renderer::Renderer::new(Arc::new(fonts), renderer::Limits::default())
                 .with_asset_cache(),
         );
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(settings.fetch.timeout_secs))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .map_err(|e| AppError::Config(format!("HTTP client: {e}")))?;
+        let http = fetch::http_client(&settings.fetch).map_err(AppError::Config)?;
         Ok(App {
             db,
             files,

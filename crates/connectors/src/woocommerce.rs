@@ -262,15 +262,24 @@ fn meta_text(v: &serde_json::Value) -> String {
 }
 
 /// Money from its decimal text. Missing, `null` and `""` (WooCommerce sends those for absent
-/// amounts) are zero.
+/// amounts) are zero. Negative amounts are refused: WooCommerce keeps refunds in separate
+/// refund records (the order's `refunds`, with negative totals there), so a negative total,
+/// price or shipping amount on the order itself is a broken or forged payload.
 fn money(field: &str, m: &json::Money) -> Result<Decimal, WooError> {
     let text = m.0.trim();
     if text.is_empty() {
         return Ok(Decimal::ZERO);
     }
-    Decimal::from_str(text)
+    let amount = Decimal::from_str(text)
         .or_else(|_| Decimal::from_scientific(text))
-        .map_err(|e| WooError::invalid(field, format!("invalid amount {text:?}: {e}")))
+        .map_err(|e| WooError::invalid(field, format!("invalid amount {text:?}: {e}")))?;
+    if amount.is_sign_negative() && !amount.is_zero() {
+        return Err(WooError::invalid(
+            field,
+            format!("must not be negative (refunds are separate refund records), got {text:?}"),
+        ));
+    }
+    Ok(amount)
 }
 
 /// Prefer the `_gmt` field (naive UTC); else the store-local one, also read as UTC since the

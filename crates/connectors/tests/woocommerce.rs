@@ -456,6 +456,27 @@ fn bad_inputs_name_the_field() {
             "must not be negative",
         ),
         (
+            "negative total",
+            edited(|v| v["total"] = json!("-29.35")),
+            "woo_invalid",
+            "total",
+            "must not be negative",
+        ),
+        (
+            "negative item total",
+            edited(|v| v["line_items"][1]["total"] = json!("-1.00")),
+            "woo_invalid",
+            "line_items[1].total",
+            "must not be negative",
+        ),
+        (
+            "negative shipping line",
+            edited(|v| v["shipping_lines"][0]["total"] = json!(-10)),
+            "woo_invalid",
+            "shipping_lines[0].total",
+            "must not be negative",
+        ),
+        (
             "total 12.x",
             edited(|v| v["total"] = json!("12.x")),
             "woo_invalid",
@@ -570,4 +591,70 @@ fn err_message(e: &WooError) -> String {
     match e {
         WooError::Json { message, .. } | WooError::Invalid { message, .. } => message.clone(),
     }
+}
+
+/// Refunds are separate records in WooCommerce (the order's `refunds`, negative there); they
+/// are not read, so an order with refunds parses and keeps its own (positive) totals.
+#[test]
+fn refunds_are_not_negative_totals() {
+    let orders = parse_orders(&fixture("wc_v3_orders_list.json"), &ItemMapping::default()).unwrap();
+    assert!(orders.iter().all(|o| !o.totals.total.is_sign_negative()));
+}
+
+/// Quantity 0 is a line the store removed (an edited order): it is kept and shown, with why it
+/// is not rendered, and never rendered even when a template maps to it.
+#[test]
+fn a_removed_line_is_kept_but_not_rendered() {
+    let body = std::fs::read(format!(
+        "{}/tests/fixtures/woocommerce/wc_v3_order_personalized_SYNTH.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let before = parse_order(&body, &pet_mapping()).unwrap();
+    let first = before
+        .personalized_items()
+        .next()
+        .expect("a personalized item")
+        .id;
+    for li in v["line_items"].as_array_mut().unwrap() {
+        if li["id"] == first {
+            li["quantity"] = 0.into();
+        }
+    }
+    let o = parse_order(&serde_json::to_vec(&v).unwrap(), &pet_mapping()).unwrap();
+    let removed = o.item(first).unwrap();
+    assert_eq!(removed.quantity, 0);
+    assert!(
+        removed.personalization.is_some(),
+        "kept as the store sent it"
+    );
+    assert!(
+        !o.personalized_items().any(|i| i.id == first),
+        "not rendered"
+    );
+    let why = removed.not_rendered_reason().expect("a reason");
+    assert!(why.contains("quantity 0"), "{why}");
+}
+
+/// A line no template maps to says so, naming its SKU.
+#[test]
+fn a_line_without_template_says_why() {
+    let o = parse_order(
+        &fixture("wc_v3_order_retrieve_727.json"),
+        &ItemMapping::default(),
+    )
+    .unwrap();
+    let reasons: Vec<(String, String)> = o
+        .unrendered_items()
+        .map(|(i, why)| (i.sku.clone(), why))
+        .collect();
+    assert_eq!(reasons.len(), o.items.len(), "no item of 727 is mapped");
+    let (_, why) = reasons.iter().find(|(sku, _)| sku == "Bar3").expect("Bar3");
+    assert_eq!(why, "SKU \"Bar3\" has no template, so it is not rendered");
+    let (_, why) = reasons
+        .iter()
+        .find(|(sku, _)| sku.is_empty())
+        .expect("no SKU");
+    assert!(why.contains("has no SKU and no template"), "{why}");
 }

@@ -130,6 +130,34 @@ pub struct LineItem {
     pub personalization: Option<Personalization>,
 }
 
+impl LineItem {
+    /// Whether this line gets a print file: a template maps to it and it was not removed.
+    pub fn is_rendered(&self) -> bool {
+        self.personalization.is_some() && self.quantity > 0
+    }
+
+    /// Why this line gets no print file, in the merchant's words; `None` when it is rendered.
+    /// Quantity 0 is a line the store removed (an edited order): kept for the record, never
+    /// rendered.
+    pub fn not_rendered_reason(&self) -> Option<String> {
+        if self.quantity == 0 {
+            Some("quantity 0: the line was removed from the order, so it is not rendered".into())
+        } else if self.personalization.is_some() {
+            None
+        } else if self.sku.is_empty() {
+            Some(format!(
+                "product {} has no SKU and no template maps to it, so it is not rendered",
+                self.product_id
+            ))
+        } else {
+            Some(format!(
+                "SKU {:?} has no template, so it is not rendered",
+                self.sku
+            ))
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     pub at: DateTime<Utc>,
@@ -198,9 +226,17 @@ impl RuleViolation {
 }
 
 impl Order {
-    /// Items that carry a template personalization.
+    /// Items to render: they carry a template personalization and were not removed
+    /// (quantity 0).
     pub fn personalized_items(&self) -> impl Iterator<Item = &LineItem> {
-        self.items.iter().filter(|i| i.personalization.is_some())
+        self.items.iter().filter(|i| i.is_rendered())
+    }
+
+    /// The items that get no print file, with why (for the merchant and the history).
+    pub fn unrendered_items(&self) -> impl Iterator<Item = (&LineItem, String)> {
+        self.items
+            .iter()
+            .filter_map(|i| i.not_rendered_reason().map(|why| (i, why)))
     }
 
     /// The item with this store line item id.

@@ -69,6 +69,8 @@ pub struct WorkerConfig {
     pub lease_secs: u64,
     pub poll_ms: u64,
     pub grace_secs: u64,
+    /// Serve `/metrics` and `/healthz` of `pressroom worker` on this address (empty: none).
+    pub metrics_listen: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,6 +140,7 @@ impl Default for WorkerConfig {
             lease_secs: 30,
             poll_ms: 2000,
             grace_secs: 30,
+            metrics_listen: String::new(),
         }
     }
 }
@@ -262,8 +265,10 @@ impl Config {
     /// The effective configuration as TOML, with passwords and secrets replaced by stars.
     pub fn to_redacted_toml(&self) -> Result<String> {
         let mut c = self.clone();
-        c.database.url = c.database_url();
-        c.database.url = redact_url_password(&c.database.url);
+        c.database.url = redact_url_password(&c.database_url());
+        c.files.s3.endpoint = redact_url_password(&c.files.s3.endpoint);
+        c.files.public_base_url = redact_url_password(&c.files.public_base_url);
+        c.server.public_url = redact_url_password(&c.server.public_url);
         if !c.files.s3.secret_access_key.is_empty() {
             c.files.s3.secret_access_key = HIDDEN.into();
         }
@@ -281,16 +286,96 @@ fn getrandom(buf: &mut [u8]) -> Result<()> {
         .context("read /dev/urandom")
 }
 
-/// `postgres://user:pw@host/db` → `postgres://user:********@host/db`.
+/// A URL fit for printing: the password of its userinfo and the values of password-like query
+/// parameters (`password`, `sslpassword`, `secret`, `token`, `…key`) are replaced by stars.
+/// `postgres://user:p@ss@host/db?password=x` → `postgres://user:********@host/db?password=********`:
+/// the userinfo ends at the LAST `@` before the path, so a password holding an unencoded `@`
+/// is hidden whole.
 pub fn redact_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+        return redact_query(url);
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_string();
+    // The query and fragment hold no userinfo; the authority ends at the first '/' after
+    // the last '@' before the query.
+    let (before_query, query) = match rest.find(['?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:{HIDDEN}@{host}"),
-        None => url.to_string(),
+    let authority_and_path = match before_query.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = (&before_query[..at], &before_query[at..]);
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:{HIDDEN}{host}"),
+                None => before_query.to_string(),
+            }
+        }
+        None => before_query.to_string(),
+    };
+    format!("{scheme}://{authority_and_path}{}", redact_query(query))
+}
+
+/// `?a=1&password=x#f` → `?a=1&password=********#f` (anything before the first `?` is kept).
+fn redact_query(s: &str) -> String {
+    let Some(q) = s.find('?') else {
+        return s.to_string();
+    };
+    let (head, tail) = s.split_at(q + 1);
+    let (query, fragment) = match tail.find('#') {
+        Some(i) => tail.split_at(i),
+        None => (tail, ""),
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if is_secret_param(k) && !v.is_empty() => format!("{k}={HIDDEN}"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{head}{}{fragment}", params.join("&"))
+}
+
+fn is_secret_param(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("pass")
+        || k.contains("secret")
+        || k.contains("token")
+        || k == "pwd"
+        || k.ends_with("key")
+        || k.contains("signature")
+        || k.contains("credential")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url_password as r;
+
+    #[test]
+    fn passwords_in_urls_are_hidden() {
+        let cases = [
+            ("postgres://u:pw@host/db", "postgres://u:********@host/db"),
+            // An unencoded '@' in the password: cut at the last '@'.
+            (
+                "postgres://farm:p@ss@db.internal:5432/pressroom",
+                "postgres://farm:********@db.internal:5432/pressroom",
+            ),
+            (
+                "postgres://farm@db/pressroom?sslmode=require&password=hunter2",
+                "postgres://farm@db/pressroom?sslmode=require&password=********",
+            ),
+            (
+                "postgres://u:a@b:c@h/d?PassWord=x@y&sslpassword=z&application_name=pressroom",
+                "postgres://u:********@h/d?PassWord=********&sslpassword=********&application_name=pressroom",
+            ),
+            ("postgres://u@h/d", "postgres://u@h/d"),
+            ("sqlite:data/pressroom.db", "sqlite:data/pressroom.db"),
+            ("sqlite:x.db?password=1", "sqlite:x.db?password=********"),
+            (
+                "http://h/files?token=abc#top",
+                "http://h/files?token=********#top",
+            ),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(r(url), shown, "{url}");
+        }
     }
 }

@@ -6,7 +6,6 @@
 mod config;
 mod render_cmd;
 mod roles;
-mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -36,6 +36,9 @@ pub struct WorkerArgs {
     /// How many worker loops to run in this process (each with its own slots).
     #[arg(long, default_value_t = 1)]
     loops: usize,
+    /// Serve /metrics and /healthz on this address (overrides worker.metrics_listen).
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -207,7 +210,7 @@ pub fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
             let opts = worker_options(&config, None, None);
             tokio::spawn(Worker::new(app.clone(), opts).run(shutdown.clone()))
         });
-        crate::server::run(listener, app.clone(), shutdown.clone()).await?;
+        server::run(listener, app.clone(), shutdown.clone()).await?;
         if let Some(w) = worker {
             w.await?;
         }
@@ -222,6 +225,23 @@ pub fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode> {
         let app = open_app(&config).await?;
         sweep_staging(&app).await;
         let shutdown = shutdown_on_signals();
+        let metrics_listen = args
+            .metrics_listen
+            .unwrap_or_else(|| config.worker.metrics_listen.clone());
+        let metrics = if metrics_listen.is_empty() {
+            None
+        } else {
+            let listener = tokio::net::TcpListener::bind(&metrics_listen)
+                .await
+                .with_context(|| format!("metrics listener on {metrics_listen}"))?;
+            // The first line on stdout names the address (tests and scripts bind port 0).
+            println!("metrics on http://{}", listener.local_addr()?);
+            Some(tokio::spawn(server::run_metrics(
+                listener,
+                app.clone(),
+                shutdown.clone(),
+            )))
+        };
         let base = worker_options(&config, args.id, args.concurrency);
         let mut loops = vec![];
         for n in 0..args.loops.max(1) {
@@ -235,6 +255,9 @@ pub fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode> {
         }
         for l in loops {
             l.await?;
+        }
+        if let Some(m) = metrics {
+            m.await??;
         }
         app.db.close().await;
         Ok(ExitCode::SUCCESS)
@@ -301,7 +324,7 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             OrderCommand::Show { id } => {
-                let view = crate::server::order_view(&app, id).await?;
+                let view = server::order_view(&app, id).await?;
                 println!("{}", serde_json::to_string_pretty(&view)?);
                 Ok(ExitCode::SUCCESS)
             }

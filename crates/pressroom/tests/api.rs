@@ -1,12 +1,6 @@
-//! `pressroom serve` as a merchant's integration and a print provider see it: a real server
-//! process on the embedded default (an SQLite file and a local files folder in a temporary
-//! folder), spoken to over HTTP only.
-//!
-//! One server is shared by the steps of a single test, in order: import an order and watch it
-//! render, download its files, render it again, refuse bad orders without storing anything,
-//! answer health, readiness and metrics, and hand print files to providers only through
-//! correctly signed links. Customers' photos come from a tiny HTTP server in the test, as the
-//! API refuses anything but http(s) image URLs.
+//! The HTTP roles as processes: `pressroom serve` starts, answers and stops on SIGTERM;
+//! `pressroom worker --metrics-listen` serves its metrics; and what either prints never shows a
+//! database password. The API itself is specified in process, in `crates/server/tests/api/`.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -15,710 +9,218 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The secret the server signs provider URLs with (`files.url_secret`).
-const URL_SECRET: &str = "api-test-url-secret";
-
-/// How long one render may take before a step gives up.
-const RENDER_TIMEOUT: Duration = Duration::from_secs(60);
-
-// ---------------------------------------------------------------------------------------------
-// The server under test
-
-/// A `pressroom serve` process with its own data folder; killed when dropped.
-struct Server {
+/// A role process with its own data folder; killed when dropped.
+struct Role {
     child: Child,
     base: String,
-    dir: tempfile::TempDir,
-    /// Kept open so the server never writes to a closed pipe.
-    stdout: BufReader<ChildStdout>,
+    /// The data folder, removed when the role is dropped.
+    _dir: tempfile::TempDir,
+    /// Kept open so the process never writes to a closed pipe.
+    _stdout: BufReader<ChildStdout>,
 }
 
-impl Server {
-    /// Write a configuration into a fresh temporary folder and start `pressroom serve` on it.
-    fn start() -> Server {
+impl Role {
+    /// Start `pressroom <args>` on a fresh configuration; the first stdout line must be
+    /// `<prefix> http://<address>`.
+    fn start(args: &[&str], prefix: &str) -> Role {
         let dir = tempfile::tempdir().expect("temporary folder");
-        let port = testkit::free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let config = config_toml(dir.path(), &base);
         let config_path = dir.path().join("pressroom.toml");
-        std::fs::write(&config_path, config).expect("write the configuration");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pressroom"));
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--config")
-            .arg(&config_path)
+        std::fs::write(&config_path, config_toml(dir.path())).expect("write the configuration");
+        let log = std::fs::File::create(dir.path().join("role.log")).expect("log file");
+        let mut cmd = pressroom(&config_path);
+        cmd.args(args)
             .current_dir(dir.path())
-            .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
-        // Only this test's configuration: nothing from the environment running the tests.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("PRESSROOM_") {
-                cmd.env_remove(key);
-            }
-        }
-        let mut child = cmd.spawn().expect("start pressroom serve");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        // From here on, dropping `server` kills the process, whatever fails.
-        let mut server = Server {
+        let mut child = cmd.spawn().expect("start pressroom");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("read stdout");
+        let log = std::fs::read_to_string(dir.path().join("role.log")).unwrap_or_default();
+        let base = first
+            .trim_end()
+            .strip_prefix(&format!("{prefix} "))
+            .unwrap_or_else(|| panic!("first line {first:?} starts with {prefix:?}; log:\n{log}"))
+            .to_string();
+        Role {
             child,
             base,
-            dir,
-            stdout,
-        };
-        let mut first = String::new();
-        server
-            .stdout
-            .read_line(&mut first)
-            .expect("read the server's stdout");
-        assert_eq!(
-            first.trim_end(),
-            format!("listening on {}", server.base),
-            "the first stdout line names the address; server log:\n{}",
-            server.log()
-        );
-        server
+            _dir: dir,
+            _stdout: stdout,
+        }
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn data_dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The server's log so far, for failure messages.
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    /// SIGTERM, then the exit status (failing if it takes more than 25 s).
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(25),
+                "did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
-impl Drop for Server {
+impl Drop for Role {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// The demo configuration of the checkout's pressroom.toml, made self-contained: its `[app]`
-/// section with absolute template and font folders, everything else in `data_dir`, a
-/// fast-polling worker.
-fn config_toml(data_dir: &Path, public_url: &str) -> String {
+fn pressroom(config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pressroom"));
+    cmd.arg("--config").arg(config).env("RUST_LOG", "info");
+    // Only this test's configuration: nothing from the environment running the tests.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PRESSROOM_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// The checkout's demo `[app]` section, everything else in `data_dir`, a fast-polling worker.
+fn config_toml(data_dir: &Path) -> String {
     let app: toml::Table = toml::from_str(&testkit::demo_app_settings()).expect("demo [app]");
-    let config: toml::Table = toml::from_str(&format!(
-        r#"
-data_dir = {data_dir:?}
-
-[server]
-public_url = {public_url:?}
-
-[files]
-url_secret = {URL_SECRET:?}
-
-[worker]
-poll_ms = 100
-lease_secs = 10
-
-[log]
-level = "info"
-"#,
-        data_dir = data_dir.display().to_string(),
+    let mut config: toml::Table = toml::from_str(&format!(
+        "data_dir = {:?}\n[worker]\npoll_ms = 100\nlease_secs = 10\n",
+        data_dir.display().to_string()
     ))
     .expect("TOML");
-    let mut config = config;
     config.insert("app".into(), toml::Value::Table(app));
     toml::to_string(&config).expect("serializes")
 }
 
-// ---------------------------------------------------------------------------------------------
-// Customers' photos over HTTP
-
-/// Serves `GET /photo.jpg` with the given bytes on 127.0.0.1; every other path is a 404.
-/// Returns the base URL.
-async fn serve_photo(photo: Vec<u8>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the photo server");
-    let addr = listener.local_addr().expect("photo server address");
-    let photo = std::sync::Arc::new(photo);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let photo = photo.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let request = String::from_utf8_lossy(&request);
-                let path = request.split_whitespace().nth(1).unwrap_or("");
-                let (status, body): (&str, &[u8]) = if path == "/photo.jpg" {
-                    ("200 OK", &photo)
-                } else {
-                    ("404 Not Found", b"not found")
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    format!("http://{addr}")
-}
-
-/// A fixture order with the value of its photo meta (`meta_key`) replaced by `photo_url`.
-fn order_fixture(file: &str, meta_key: &str, photo_url: &str) -> Value {
-    let path = testkit::repo_root().join("fixtures/orders").join(file);
-    let mut order: Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("read the order fixture"))
-            .expect("the fixture is JSON");
-    let mut replaced = 0;
-    for item in order["line_items"].as_array_mut().expect("line items") {
-        for meta in item["meta_data"].as_array_mut().expect("meta data") {
-            if meta["key"] == meta_key {
-                meta["value"] = json!(photo_url);
-                meta["display_value"] = json!(photo_url);
-                replaced += 1;
-            }
-        }
-    }
-    assert_eq!(replaced, 1, "{file} has one {meta_key:?} meta");
-    order
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP helpers
-
-async fn get_json(http: &reqwest::Client, url: &str) -> Value {
-    let resp = http.get(url).send().await.expect("GET");
-    assert_eq!(resp.status(), StatusCode::OK, "GET {url}");
-    resp.json().await.expect("a JSON body")
-}
-
-/// Check an API error: the status, and the body `{"error": {"code", "message"}}` with the
-/// code. Returns the message.
-async fn expect_error(resp: reqwest::Response, status: StatusCode, code: &str) -> String {
-    let url = resp.url().to_string();
-    assert_eq!(resp.status(), status, "status of {url}");
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(content_type, "application/json", "errors are JSON ({url})");
-    let body: Value = resp.json().await.expect("a JSON error body");
-    let error = body["error"].as_object().unwrap_or_else(|| {
-        panic!("{url}: the body is {{\"error\": {{…}}}}, got {body}");
-    });
-    let mut keys: Vec<_> = error.keys().map(String::as_str).collect();
-    keys.sort();
-    assert_eq!(keys, ["code", "message"], "{url}: {body}");
-    assert_eq!(error["code"], code, "{url}: {body}");
-    let message = error["message"].as_str().expect("a message string");
-    assert!(!message.is_empty(), "{url}: the message says what is wrong");
-    message.to_string()
-}
-
-/// Poll the order until every one of `jobs` is done (failing at once if one died).
-async fn wait_for_jobs(
-    http: &reqwest::Client,
-    server: &Server,
-    order_id: i64,
-    jobs: &[i64],
-) -> Value {
-    let started = Instant::now();
-    loop {
-        let view = get_json(http, &server.url(&format!("/api/v1/orders/{order_id}"))).await;
-        let states: Vec<(i64, String)> = jobs
-            .iter()
-            .map(|id| {
-                let job = view["jobs"]
-                    .as_array()
-                    .expect("jobs")
-                    .iter()
-                    .find(|j| j["id"] == *id)
-                    .unwrap_or_else(|| panic!("job {id} is listed with order {order_id}: {view}"));
-                if job["state"] == "dead" {
-                    panic!(
-                        "job {id} failed: {}\nserver log:\n{}",
-                        job["last_error"],
-                        server.log()
-                    );
-                }
-                (*id, job["state"].as_str().unwrap_or_default().to_string())
-            })
-            .collect();
-        if states.iter().all(|(_, s)| s == "done") {
-            return view;
-        }
-        assert!(
-            started.elapsed() < RENDER_TIMEOUT,
-            "jobs {states:?} not done after {RENDER_TIMEOUT:?}\nserver log:\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn ids(v: &Value) -> Vec<i64> {
-    v.as_array()
-        .expect("an array")
-        .iter()
-        .map(|j| j.as_i64().expect("an id"))
-        .collect()
-}
-
-/// The PNG chunks after the signature: (type, data).
-fn png_chunks(png: &[u8]) -> Vec<(String, &[u8])> {
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG signature");
-    let mut chunks = vec![];
-    let mut at = 8;
-    while at + 8 <= png.len() {
-        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
-        let kind = String::from_utf8_lossy(&png[at + 4..at + 8]).into_owned();
-        let data = &png[at + 8..at + 8 + len];
-        chunks.push((kind, data));
-        at += 12 + len;
-    }
-    chunks
-}
-
-fn be_u32(b: &[u8]) -> u32 {
-    u32::from_be_bytes(b[..4].try_into().unwrap())
-}
-
-// ---------------------------------------------------------------------------------------------
-// The specification
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_http_api_from_import_to_print_file() {
-    let server = Server::start();
-    let http = reqwest::Client::builder()
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .expect("HTTP client");
-    let photos = serve_photo(
-        std::fs::read(testkit::repo_root().join("fixtures/orders/biscuit.jpg"))
-            .expect("read biscuit.jpg"),
-    )
-    .await;
-
-    let order_id = an_imported_order_is_rendered(&server, &http, &photos).await;
-    let view = get_json(&http, &server.url(&format!("/api/v1/orders/{order_id}"))).await;
-    let render = view["renders"][0].clone();
-    the_render_files_download_with_their_types(&server, &http, &view).await;
-    a_re_render_adds_a_version_and_keeps_the_first(&server, &http, order_id, &render).await;
-    invalid_orders_are_refused_and_nothing_is_stored(&server, &http, &photos, order_id).await;
-    health_readiness_and_metrics_answer(&server, &http).await;
-    providers_get_print_files_only_through_signed_links(&server, &http, &render).await;
-}
-
-/// 1. POST /api/v1/orders → 201; the embedded worker renders it; the order view shows the
-///    order as imported, one render with preflight, and the history.
-async fn an_imported_order_is_rendered(
-    server: &Server,
-    http: &reqwest::Client,
-    photos: &str,
-) -> i64 {
-    let order = order_fixture("name-tag.json", "Photo", &format!("{photos}/photo.jpg"));
-    let resp = http
-        .post(server.url("/api/v1/orders"))
-        .json(&order)
-        .send()
-        .await
-        .expect("POST the order");
-    assert_eq!(
-        resp.status(),
-        StatusCode::CREATED,
-        "server log:\n{}",
-        server.log()
-    );
-    let imported: Value = resp.json().await.expect("JSON");
-    let order_id = imported["order_id"].as_i64().expect("order_id");
-    assert_eq!(imported["number"], "3001");
-    let jobs = ids(&imported["jobs"]);
-    assert_eq!(
-        jobs.len(),
-        1,
-        "one render job for the one personalized item"
-    );
-
-    let view = wait_for_jobs(http, server, order_id, &jobs).await;
-    assert_eq!(view["id"], order_id);
-    let o = &view["order"];
-    assert_eq!(
-        o["status"]["raw"], "processing",
-        "the store's status, verbatim"
-    );
-    assert_eq!(o["number"], "3001");
-    assert_eq!(o["currency"], "USD");
-    assert_eq!(o["totals"]["total"], "29.35", "money is exact, as a string");
-    assert_eq!(o["totals"]["shipping_total"], "10.00");
-    assert_eq!(o["totals"]["tax_total"], "1.35");
-
-    let renders = view["renders"].as_array().expect("renders");
-    assert_eq!(renders.len(), 1, "{view}");
-    let r = &renders[0];
-    assert_eq!(r["version"], 1);
-    assert_eq!(r["item_id"], 501);
-    assert_eq!(r["template_id"], "name-tag");
-    assert!(r["preflight"].is_object(), "preflight is JSON: {r}");
-    assert_eq!(r["preflight_errors"], 0, "{r}");
-    assert!(r["print_size"].as_i64().unwrap_or(0) > 0, "{r}");
-    assert_eq!(r["print_sha256"].as_str().map(str::len), Some(64), "{r}");
-
-    let kinds: Vec<&str> = view["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|e| e["kind"].as_str().expect("kind is a string"))
-        .collect();
-    for kind in ["imported", "render_requested", "rendered"] {
-        assert!(kinds.contains(&kind), "history has {kind}: {kinds:?}");
-    }
-    order_id
-}
-
-/// 2. The print (a PNG at the template's DPI), the preview, the report; unknown files are 404s.
-async fn the_render_files_download_with_their_types(
-    server: &Server,
-    http: &reqwest::Client,
-    view: &Value,
-) {
-    let r = &view["renders"][0];
-    let render_id = r["id"].as_i64().expect("render id");
-    assert_eq!(
-        r["files"]["print"],
-        format!("/api/v1/renders/{render_id}/print")
-    );
-
-    let resp = http
-        .get(server.url(r["files"]["print"].as_str().unwrap()))
-        .send()
-        .await
-        .expect("GET print");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let headers = resp.headers().clone();
-    assert_eq!(headers[reqwest::header::CONTENT_TYPE], "image/png");
-    let disposition = headers[reqwest::header::CONTENT_DISPOSITION]
-        .to_str()
-        .unwrap();
-    assert_eq!(
-        disposition, "attachment; filename=\"order-3001-item-501-v1-print.png\"",
-        "a download named after the order, item and version"
-    );
-    let png = resp.bytes().await.expect("print bytes");
-    assert_eq!(png.len() as i64, r["print_size"].as_i64().unwrap());
-    let chunks = png_chunks(&png);
-    let ihdr = chunks.iter().find(|(k, _)| k == "IHDR").expect("IHDR").1;
-    assert_eq!(
-        (be_u32(&ihdr[0..]), be_u32(&ihdr[4..])),
-        (300, 150),
-        "2 × 1 in at 150 DPI"
-    );
-    let phys = chunks
-        .iter()
-        .find(|(k, _)| k == "pHYs")
-        .expect("a pHYs chunk")
-        .1;
-    let per_metre = (150.0f64 / 0.0254).round() as u32;
-    assert_eq!(per_metre, 5906);
-    assert_eq!(be_u32(&phys[0..]), per_metre, "x resolution is 150 DPI");
-    assert_eq!(be_u32(&phys[4..]), per_metre, "y resolution is 150 DPI");
-    assert_eq!(phys[8], 1, "the unit is the metre");
-
-    let resp = http
-        .get(server.url(r["files"]["preview"].as_str().unwrap()))
-        .send()
-        .await
-        .expect("GET preview");
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.headers()[reqwest::header::CONTENT_TYPE], "image/jpeg");
-    assert!(
-        resp.bytes().await.unwrap().starts_with(&[0xFF, 0xD8, 0xFF]),
-        "a JPEG"
-    );
-
-    let resp = http
-        .get(server.url(r["files"]["report"].as_str().unwrap()))
-        .send()
-        .await
-        .expect("GET report");
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(
-        resp.headers()[reqwest::header::CONTENT_TYPE],
-        "application/json"
-    );
-    let report: Value = resp.json().await.expect("the report is JSON");
-    assert!(
-        report.get("preflight").is_some(),
-        "the report has the preflight: {report}"
-    );
-
-    // The name tag has no mockup: no link, and the URL is a 404.
-    assert!(r["files"]["mockup"].is_null(), "{r}");
-    let resp = http
-        .get(server.url(&format!("/api/v1/renders/{render_id}/mockup")))
-        .send()
-        .await
-        .unwrap();
-    expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
-    let resp = http
-        .get(server.url(&format!("/api/v1/renders/{render_id}/thumbnail")))
-        .send()
-        .await
-        .unwrap();
-    let message = expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
-    assert!(message.contains("thumbnail"), "{message}");
-    let resp = http
-        .get(server.url("/api/v1/renders/999999/print"))
-        .send()
-        .await
-        .unwrap();
-    expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
-}
-
-/// 3. POST …/render queues a new render: version 2 appears and version 1 stays downloadable.
-async fn a_re_render_adds_a_version_and_keeps_the_first(
-    server: &Server,
-    http: &reqwest::Client,
-    order_id: i64,
-    first: &Value,
-) {
-    let resp = http
-        .post(server.url(&format!("/api/v1/orders/{order_id}/render")))
-        .send()
-        .await
-        .expect("POST render");
-    assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    let queued: Value = resp.json().await.unwrap();
-    assert_eq!(queued["order_id"], order_id);
-    let jobs = ids(&queued["jobs"]);
-    assert_eq!(jobs.len(), 1, "{queued}");
-
-    let view = wait_for_jobs(http, server, order_id, &jobs).await;
-    let versions: Vec<i64> = view["renders"]
-        .as_array()
         .unwrap()
-        .iter()
-        .map(|r| r["version"].as_i64().unwrap())
-        .collect();
-    assert_eq!(versions, [1, 2], "renders newest last");
-    assert_eq!(
-        view["renders"][0]["id"], first["id"],
-        "version 1 is unchanged"
-    );
-
-    let resp = http
-        .get(server.url(first["files"]["print"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        StatusCode::OK,
-        "version 1's print still downloads"
-    );
-    assert_eq!(
-        resp.bytes().await.unwrap().len() as i64,
-        first["print_size"].as_i64().unwrap()
-    );
-
-    let resp = http
-        .post(server.url(&format!("/api/v1/orders/{order_id}/render")))
-        .json(&json!({"item_id": 999999}))
-        .send()
-        .await
-        .unwrap();
-    let message = expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
-    assert!(message.contains("999999"), "{message}");
-    let resp = http
-        .post(server.url("/api/v1/orders/999999/render"))
-        .send()
-        .await
-        .unwrap();
-    expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
 }
 
-/// 4. Bad orders get a 4xx naming the problem, and the order list is unchanged.
-async fn invalid_orders_are_refused_and_nothing_is_stored(
-    server: &Server,
-    http: &reqwest::Client,
-    photos: &str,
-    order_id: i64,
-) {
-    let orders = server.url("/api/v1/orders");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_answers_and_stops_on_sigterm() {
+    let mut serve = Role::start(&["serve", "--listen", "127.0.0.1:0"], "listening on");
+    let http = client();
 
+    let resp = http.get(serve.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let ready: Value = http
+        .get(serve.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready, json!({"database": "ok", "files": "ok"}));
+
+    // The API answers in its documented shape.
     let resp = http
-        .post(&orders)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .post(serve.url("/api/v1/orders"))
         .body("this is not an order")
         .send()
         .await
         .unwrap();
-    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "woo_json").await;
-
-    let mut order = order_fixture("name-tag.json", "Photo", &format!("{photos}/photo.jpg"));
-    order["id"] = json!(3002);
-    order["line_items"][0]["quantity"] = json!("two");
-    let resp = http.post(&orders).json(&order).send().await.unwrap();
-    let message = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "woo_json").await;
-    assert!(
-        message.contains("line_items[0].quantity"),
-        "the message names the field: {message}"
-    );
-
-    let missing = format!("{photos}/missing.jpg");
-    let order = order_fixture("pet-mug.json", "Pet photo", &missing);
-    let resp = http.post(&orders).json(&order).send().await.unwrap();
-    let message = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "client_image").await;
-    assert!(message.contains("404"), "the message says why: {message}");
-
-    let order = order_fixture("name-tag.json", "Photo", &format!("{photos}/photo.jpg"));
-    let resp = http.post(&orders).json(&order).send().await.unwrap();
-    expect_error(resp, StatusCode::CONFLICT, "duplicate_order").await;
-
-    let list = get_json(http, &orders).await;
-    let listed: Vec<i64> = list["orders"]
-        .as_array()
-        .expect("orders")
-        .iter()
-        .map(|o| o["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(
-        listed,
-        [order_id],
-        "only the order imported earlier: {list}"
-    );
-    assert_eq!(list["orders"][0]["status"], "processing");
-    assert_eq!(list["orders"][0]["total"], "29.35");
-}
-
-/// 5. Liveness, readiness (database and files) and Prometheus metrics.
-async fn health_readiness_and_metrics_answer(server: &Server, http: &reqwest::Client) {
-    let resp = http.get(server.url("/healthz")).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.text().await.unwrap(), "ok");
-
-    let ready = get_json(http, &server.url("/readyz")).await;
-    assert_eq!(ready, json!({"database": "ok", "files": "ok"}));
-
-    let resp = http.get(server.url("/metrics")).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let content_type = resp.headers()[reqwest::header::CONTENT_TYPE]
-        .to_str()
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "woo_json", "{body}");
+    let list: Value = http
+        .get(serve.url("/api/v1/orders"))
+        .send()
+        .await
         .unwrap()
-        .to_string();
-    assert!(content_type.starts_with("text/plain"), "{content_type}");
-    let text = resp.text().await.unwrap();
-    let done: f64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("pressroom_jobs{state=\"done\"} "))
-        .unwrap_or_else(|| panic!("a done-jobs gauge in:\n{text}"))
-        .trim()
-        .parse()
-        .expect("a number");
-    assert!(done >= 2.0, "both renders counted as done: {done}");
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list, json!({"orders": []}));
+
+    let exit = serve.terminate();
+    assert!(exit.success(), "a clean exit on SIGTERM, got {exit:?}");
     assert!(
-        text.contains("pressroom_render_duration_seconds_bucket"),
-        "render durations are a histogram:\n{text}"
+        http.get(serve.url("/healthz")).send().await.is_err(),
+        "the listener is closed"
     );
 }
 
-/// 6. `/files/<key>` serves a print file to whoever holds a link signed by this server (the
-///    default `files.urls = "server"`), and to nobody else.
-async fn providers_get_print_files_only_through_signed_links(
-    server: &Server,
-    http: &reqwest::Client,
-    render: &Value,
-) {
-    let key = render["print_key"]
-        .as_str()
-        .expect("the render names its print key");
-
-    let resp = http
-        .get(server.url(&format!("/files/{key}?expires=9999999999&signature=00")))
-        .send()
-        .await
-        .unwrap();
-    expect_error(resp, StatusCode::FORBIDDEN, "bad_signature").await;
-
-    // The order view carries the link a provider is handed, and it works without credentials.
-    let handed = render["provider_url"]
-        .as_str()
-        .expect("the render's provider URL");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_its_metrics_with_metrics_listen() {
+    let mut worker = Role::start(&["worker", "--metrics-listen", "127.0.0.1:0"], "metrics on");
+    let http = client();
+    let resp = http.get(worker.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.unwrap();
     assert!(
-        handed.starts_with(&server.url(&format!("/files/{key}?expires="))),
-        "{handed}"
+        text.contains("pressroom_queue_gauges_available 1"),
+        "queue gauges from the shared database:\n{text}"
     );
-    let resp = http.get(handed).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "{handed}");
-
-    // A link as the server hands it to providers, made with the same secret.
-    let signer = |ttl_days| {
-        storage::Files::open(
-            &storage::FilesConfig::Local {
-                root: server.data_dir().join("files"),
-            },
-            Some(storage::UrlMode::Server {
-                base_url: server.base.clone(),
-                secret: URL_SECRET.into(),
-                ttl_days,
-            }),
-        )
-        .expect("open the files folder")
-    };
-    let link = signer(1)
-        .provider_url(key, chrono::Utc::now())
-        .await
-        .expect("a signed link");
     assert!(
-        link.starts_with(&server.url(&format!("/files/{key}?expires="))),
-        "{link}"
+        text.contains("pressroom_jobs{state=\"queued\"} 0"),
+        "{text}"
     );
-    let resp = http.get(&link).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "{link}");
-    assert_eq!(resp.headers()[reqwest::header::CONTENT_TYPE], "image/png");
-    assert_eq!(
-        resp.bytes().await.unwrap().len() as i64,
-        render["print_size"].as_i64().unwrap(),
-        "the print file itself"
+    let exit = worker.terminate();
+    assert!(exit.success(), "a clean exit on SIGTERM, got {exit:?}");
+}
+
+/// A password with an unencoded '@' and a `?password=` parameter are hidden whole, in
+/// `pressroom config` and in serve's startup error.
+#[test]
+fn database_passwords_are_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pressroom.toml");
+    std::fs::write(&config, config_toml(dir.path())).unwrap();
+    let url = "postgres://nobody-here:p@ss@127.0.0.1:5432/test?sslmode=disable&password=sekrit";
+    let secrets = ["p@ss", "ss@127", "sekrit"];
+
+    let out = pressroom(&config)
+        .arg("config")
+        .env("PRESSROOM_DATABASE__URL", url)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(
+            "postgres://nobody-here:********@127.0.0.1:5432/test?sslmode=disable&password=********"
+        ),
+        "{shown}"
     );
+    for s in secrets {
+        assert!(!shown.contains(s), "{s} leaked:\n{shown}");
+    }
 
-    // The signature covers the expiry: a link with its expiry moved is refused…
-    let (_, signature) = link.split_once("&signature=").expect("a signature");
-    let resp = http
-        .get(server.url(&format!(
-            "/files/{key}?expires=9999999999&signature={signature}"
-        )))
-        .send()
-        .await
+    // The role does not exist: serve fails at once, naming the database without its secrets.
+    let out = pressroom(&config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PRESSROOM_DATABASE__URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
         .unwrap();
-    expect_error(resp, StatusCode::FORBIDDEN, "bad_signature").await;
-
-    // …and so is a correctly signed link that has expired.
-    let expired = signer(1)
-        .provider_url(key, chrono::Utc::now() - chrono::Duration::days(2))
-        .await
-        .unwrap();
-    let resp = http.get(&expired).send().await.unwrap();
-    expect_error(resp, StatusCode::FORBIDDEN, "bad_signature").await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("database postgres://nobody-here:********@127.0.0.1:5432/test?"),
+        "{stderr}"
+    );
+    for s in secrets {
+        assert!(!stderr.contains(s), "{s} leaked:\n{stderr}");
+    }
 }

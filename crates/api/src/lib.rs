@@ -1,0 +1,354 @@
+//! Pressroom's HTTP API contract: what `/api/v1/…`, `/readyz` and the error bodies look like on
+//! the wire. These types are made for the boundary, not copied from the database document: the
+//! server builds them from its rows, and the coming web UI and an OpenAPI description read the
+//! same structs. Nothing here knows HTTP frameworks or databases.
+//!
+//! Money is an exact decimal written as a string (`"29.35"`); times are RFC 3339 in UTC.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Every API error's body: `{"error": {"code": "…", "message": "…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, snake_case; clients branch on it (see [`codes`]).
+    pub code: String,
+    /// For people: what was wrong. Never a server path or what an outside host answered.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// The error codes of the HTTP layer itself. The use cases add their own (`woo_json`,
+/// `woo_invalid`, `invalid_item`, `client_image`, `duplicate_order`, `design_locked`,
+/// `order_closed`, `database`, `object_storage`, …); all are listed in docs/configuration.md.
+pub mod codes {
+    /// The request is malformed: not JSON, a wrong field type, a bad query string.
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// The body is over the server's limit.
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// A `/files/…` link whose signature is wrong or whose time is up.
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    /// Anything the server could not do; the cause is in its log.
+    pub const INTERNAL: &str = "internal";
+}
+
+/// `POST /api/v1/orders` → 201.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    pub order_id: i64,
+    pub number: String,
+    /// The render jobs queued, one per personalized line item.
+    pub jobs: Vec<i64>,
+}
+
+/// `POST /api/v1/orders/{id}/render` → 202.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderQueued {
+    pub order_id: i64,
+    pub jobs: Vec<i64>,
+}
+
+/// `POST /api/v1/orders/{id}/render` body (optional): one item, or all personalized items.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderRequest {
+    #[serde(default)]
+    pub item_id: Option<i64>,
+}
+
+/// `GET /api/v1/orders?limit&offset`, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPage {
+    pub orders: Vec<OrderSummary>,
+}
+
+/// One row of the order list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub id: i64,
+    pub number: String,
+    /// The store's status, verbatim.
+    pub status: String,
+    /// The derived kind (`processing`, `on-hold`, `completed`, …).
+    pub status_kind: String,
+    pub order_type: String,
+    /// "" (never submitted), "Submitted", "Failed" or "Review".
+    pub submit_status: String,
+    pub submit_at: Option<DateTime<Utc>>,
+    pub total: Decimal,
+    pub currency: String,
+    pub customer: String,
+}
+
+/// `GET /api/v1/orders/{id}`: the order with its renders (newest last), jobs and history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub id: i64,
+    pub store_id: String,
+    /// Changes on every write; a later edit API takes it back for compare-and-set.
+    pub row_version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub order: OrderDetail,
+    pub renders: Vec<RenderView>,
+    pub jobs: Vec<JobView>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// The order as the store sent it, plus what Pressroom decided about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderDetail {
+    pub store_order_id: i64,
+    pub number: String,
+    pub status: Status,
+    pub created_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub modified_at: Option<DateTime<Utc>>,
+    pub customer: Customer,
+    pub billing: Address,
+    pub shipping: Address,
+    pub payment_method: String,
+    pub payment_method_title: String,
+    pub currency: String,
+    pub totals: Totals,
+    pub shipping_lines: Vec<ShippingLine>,
+    pub items: Vec<LineItem>,
+    /// `in_app`, `amazon`, `shine_on` or `others`.
+    pub order_type: String,
+    pub submit_status: SubmitStatus,
+    pub countdown: Countdown,
+    pub notes: Vec<Note>,
+}
+
+/// The store's status verbatim (`raw`) and the kind Pressroom derived from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub raw: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Customer {
+    pub name: String,
+    pub city: String,
+    pub state: String,
+    pub country: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Address {
+    pub first_name: String,
+    pub last_name: String,
+    pub company: String,
+    pub address_1: String,
+    pub address_2: String,
+    pub city: String,
+    pub state: String,
+    pub postcode: String,
+    pub country: String,
+    pub email: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub total: Decimal,
+    pub subtotal: Decimal,
+    pub shipping_total: Decimal,
+    pub tax_total: Decimal,
+    pub discount_total: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingLine {
+    pub method_id: String,
+    pub method_title: String,
+    pub total: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    /// The store's line item id.
+    pub id: i64,
+    pub sku: String,
+    pub product_id: i64,
+    pub variation_id: i64,
+    pub name: String,
+    /// 0 is a line the store removed: kept for the record, never rendered.
+    pub quantity: u32,
+    pub price: Decimal,
+    pub total: Decimal,
+    pub attributes: Vec<Attribute>,
+    pub personalization: Option<Personalization>,
+    /// Why this line gets no print file (no template for its SKU, removed), for the merchant;
+    /// absent when it is rendered.
+    pub not_rendered: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attribute {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Personalization {
+    pub template_id: String,
+    /// Template field id → value.
+    pub values: BTreeMap<String, String>,
+    pub photos: Vec<Photo>,
+}
+
+/// A customer photo: where it came from and the hash of the copy Pressroom keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Photo {
+    pub field: String,
+    pub source_url: String,
+    pub sha256: Option<String>,
+}
+
+/// Where the order stands with the print provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitStatus {
+    /// `blank`, `submitted`, `failed` or `review`.
+    pub state: String,
+    /// What the merchant sees in the list ("" for blank).
+    pub label: String,
+    pub provider: Option<String>,
+    pub provider_order_id: Option<String>,
+    pub reason: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// The countdown to automatic submission: running (`submit_at`), paused (seconds left) or none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Countdown {
+    pub submit_at: Option<DateTime<Utc>>,
+    pub paused_remaining_secs: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub at: DateTime<Utc>,
+    pub author: String,
+    pub text: String,
+    pub customer_visible: bool,
+}
+
+/// One render version of one line item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderView {
+    pub id: i64,
+    pub version: i64,
+    pub item_id: i64,
+    pub template_id: String,
+    pub created_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    /// The print file's object key (what `/files/<print_key>?…` links name).
+    pub print_key: String,
+    pub print_sha256: String,
+    pub print_size: i64,
+    pub preflight_errors: i64,
+    pub preflight_warnings: i64,
+    /// The preflight report, as the renderer wrote it.
+    pub preflight: serde_json::Value,
+    pub files: RenderFiles,
+    /// What a provider is handed for the print file (signed or public, by configuration).
+    pub provider_url: Option<String>,
+}
+
+/// Download links (relative to the server) of a render's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderFiles {
+    pub print: String,
+    pub preview: String,
+    pub mockup: Option<String>,
+    pub report: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: i64,
+    pub kind: String,
+    /// `queued`, `running`, `done`, `failed` or `dead`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// One event of the order's append-only history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    /// `system`, `store`, `worker:<id>`, `merchant:<name>`, `provider:<name>`.
+    pub actor: String,
+    /// `imported`, `render_requested`, `rendered`, `render_failed`, `note`, …
+    pub kind: String,
+    pub message: String,
+    pub payload: Option<serde_json::Value>,
+}
+
+/// `GET /readyz`: "ok" or what failed, per dependency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    pub database: String,
+    pub files: String,
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        self.database == "ok" && self.files == "ok"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_body_has_exactly_code_and_message() {
+        let v =
+            serde_json::to_value(ErrorBody::new(codes::NOT_FOUND, "order 7 not found")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": {"code": "not_found", "message": "order 7 not found"}})
+        );
+    }
+
+    #[test]
+    fn money_is_an_exact_string() {
+        let t = Totals {
+            total: Decimal::new(2935, 2),
+            subtotal: Decimal::ZERO,
+            shipping_total: Decimal::new(1000, 2),
+            tax_total: Decimal::new(135, 2),
+            discount_total: Decimal::ZERO,
+        };
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["total"], "29.35");
+        assert_eq!(v["shipping_total"], "10.00");
+    }
+}

@@ -1,0 +1,88 @@
+//! Pressroom's HTTP layer as a library: the order API, downloads, signed file links, health
+//! and metrics. [`run`] serves a listener the caller bound (tests bind port 0 and run it in
+//! process); `pressroom serve` calls it with its configured address. Handlers answer with the
+//! [`api`] crate's types, and every error, including axum's own rejections, is the documented
+//! `{"error": {"code", "message"}}`.
+//!
+//! [`run_metrics`] serves only `/metrics` and `/healthz`, for worker processes.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod handlers;
+mod health;
+mod views;
+
+use std::sync::Arc;
+
+use app::App;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+pub use health::PROBE_TIMEOUT;
+pub use views::order_view;
+
+/// The largest request body (an order) the API accepts.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The whole API.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route(
+            "/api/v1/orders",
+            post(handlers::add_order).get(handlers::list_orders),
+        )
+        .route("/api/v1/orders/{id}", get(handlers::get_order))
+        .route("/api/v1/orders/{id}/render", post(handlers::render_order))
+        .route("/api/v1/renders/{id}/{file}", get(handlers::download))
+        .route("/files/{*key}", get(handlers::signed_file))
+        .fallback(error::no_route)
+        .layer(axum::middleware::map_response(error::json_errors))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+/// What a worker process serves: `/metrics` (its render durations and failures, and the queue)
+/// and `/healthz`.
+pub fn metrics_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .fallback(error::no_route)
+        .layer(axum::middleware::map_response(error::json_errors))
+        .with_state(app)
+}
+
+/// Serve the API until `shutdown` is cancelled, then finish in-flight requests.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    serve(listener, router(app), shutdown).await
+}
+
+/// Serve [`metrics_router`] until `shutdown` is cancelled.
+pub async fn run_metrics(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    serve(listener, metrics_router(app), shutdown).await
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

@@ -1,0 +1,209 @@
+//! The server under test, customers' photos over HTTP, and HTTP helpers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use app::{App, AppSettings, Worker, WorkerOptions};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+/// The secret the server signs provider URLs with (`files.url_secret`).
+pub const URL_SECRET: &str = "api-test-url-secret";
+
+/// A server running in this process with its own data folder; stopped when dropped.
+pub struct Server {
+    pub base: String,
+    pub app: Arc<App>,
+    pub dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+}
+
+/// The demo `[app]` section with photos allowed from 127.0.0.1 (the test's photo server).
+pub fn settings() -> AppSettings {
+    let mut s: AppSettings = toml::from_str(&testkit::demo_app_settings()).expect("demo [app]");
+    s.fetch.allow_hosts = vec!["127.0.0.1".into()];
+    s
+}
+
+impl Server {
+    /// SQLite in a fresh temporary folder, a worker polling every 100 ms.
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
+        Server::start_on(dir, &url, true).await
+    }
+
+    /// SQLite in a fresh temporary folder, no worker.
+    pub async fn without_worker() -> Server {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
+        Server::start_on(dir, &url, false).await
+    }
+
+    /// On the given database; `worker`: run an embedded worker.
+    pub async fn start_on(dir: tempfile::TempDir, db_url: &str, worker: bool) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let db = storage::Db::open(db_url, storage::DbOptions::default())
+            .await
+            .expect("open the database");
+        let files = storage::Files::open(
+            &storage::FilesConfig::Local {
+                root: dir.path().join("files"),
+            },
+            Some(storage::UrlMode::Server {
+                base_url: base.clone(),
+                secret: URL_SECRET.into(),
+                ttl_days: 90,
+            }),
+        )
+        .expect("the files folder");
+        let app = Arc::new(App::new(db, files, settings(), app::system_clock()).expect("app"));
+        let shutdown = CancellationToken::new();
+        if worker {
+            let mut opts = WorkerOptions::new("api-test");
+            opts.poll = Duration::from_millis(100);
+            opts.lease = Duration::from_secs(10);
+            tokio::spawn(Worker::new(app.clone(), opts).run(shutdown.clone()));
+        }
+        tokio::spawn(server::run(listener, app.clone(), shutdown.clone()));
+        Server {
+            base,
+            app,
+            dir,
+            shutdown,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn files_root(&self) -> PathBuf {
+        self.dir.path().join("files")
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// Serves `GET /photo.jpg` with the given bytes on 127.0.0.1; every other path is a 404.
+/// Returns the base URL and the number of requests served.
+pub async fn serve_photo(photo: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the photo server");
+    let addr = listener.local_addr().expect("photo server address");
+    let photo = Arc::new(photo);
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let photo = photo.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&request);
+                let path = request.split_whitespace().nth(1).unwrap_or("");
+                let (status, body): (&str, &[u8]) = if path == "/photo.jpg" {
+                    ("200 OK", &photo)
+                } else {
+                    ("404 Not Found", b"not found")
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}"), hits)
+}
+
+pub fn biscuit() -> Vec<u8> {
+    std::fs::read(testkit::repo_root().join("fixtures/orders/biscuit.jpg")).expect("biscuit.jpg")
+}
+
+/// A fixture order with the value of its photo meta (`meta_key`) replaced by `photo_url`.
+pub fn order_fixture(file: &str, meta_key: &str, photo_url: &str) -> Value {
+    let path = testkit::repo_root().join("fixtures/orders").join(file);
+    let mut order: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read the order fixture"))
+            .expect("the fixture is JSON");
+    let mut replaced = 0;
+    for item in order["line_items"].as_array_mut().expect("line items") {
+        for meta in item["meta_data"].as_array_mut().expect("meta data") {
+            if meta["key"] == meta_key {
+                meta["value"] = json!(photo_url);
+                meta["display_value"] = json!(photo_url);
+                replaced += 1;
+            }
+        }
+    }
+    assert_eq!(replaced, 1, "{file} has one {meta_key:?} meta");
+    order
+}
+
+pub async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    let resp = http.get(url).send().await.expect("GET");
+    assert_eq!(resp.status(), StatusCode::OK, "GET {url}");
+    resp.json().await.expect("a JSON body")
+}
+
+/// Check an API error: the status, and the body `{"error": {"code", "message"}}` with the
+/// code. Returns the message.
+pub async fn expect_error(resp: reqwest::Response, status: StatusCode, code: &str) -> String {
+    let url = resp.url().to_string();
+    assert_eq!(resp.status(), status, "status of {url}");
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(content_type, "application/json", "errors are JSON ({url})");
+    let body: Value = resp.json().await.expect("a JSON error body");
+    let error = body["error"].as_object().unwrap_or_else(|| {
+        panic!("{url}: the body is {{\"error\": {{…}}}}, got {body}");
+    });
+    let mut keys: Vec<_> = error.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["code", "message"], "{url}: {body}");
+    assert_eq!(error["code"], code, "{url}: {body}");
+    let message = error["message"].as_str().expect("a message string");
+    assert!(!message.is_empty(), "{url}: the message says what is wrong");
+    message.to_string()
+}
