@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 pub use error::AppError;
 pub use metrics::Metrics;
-pub use templates::TemplateCache;
 pub use render_kind::RenderKind;
+pub use templates::TemplateCache;
 pub use worker::{Worker, WorkerOptions, job_registry};
 
 /// The job kind of a line-item render.

@@ -310,7 +310,10 @@ fn a_worker_given_sigterm_while_rendering_finishes_its_renders_and_exits() {
 #[test]
 fn a_worker_refuses_unknown_job_kinds_and_names_the_known_ones() {
     let (_dir, config) = setup();
-    let out = run(&mut pressroom(&config, &["worker", "--kinds", "render,reconcile"]));
+    let out = run(&mut pressroom(
+        &config,
+        &["worker", "--kinds", "render,reconcile"],
+    ));
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
