@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod import;
 pub mod metrics;
 pub mod render_job;
+pub mod render_kind;
 pub mod templates;
 pub mod worker;
 
@@ -20,8 +21,9 @@ use serde::{Deserialize, Serialize};
 
 pub use error::AppError;
 pub use metrics::Metrics;
+pub use render_kind::RenderKind;
 pub use templates::TemplateCache;
-pub use worker::{Worker, WorkerOptions};
+pub use worker::{Worker, WorkerOptions, job_registry};
 
 /// The job kind of a line-item render.
 pub const RENDER_JOB: &str = "render";

@@ -46,21 +46,33 @@ fn s3(server: &testkit::S3Server, endpoint: &str) -> FilesConfig {
 }
 
 async fn app(db_url: &str, files: FilesConfig) -> App {
+    app_on_clock(db_url, files, app::system_clock()).await
+}
+
+async fn app_on_clock(db_url: &str, files: FilesConfig, clock: app::Clock) -> App {
     let db = Db::open(db_url, DbOptions::default()).await.unwrap();
-    App::new(
-        db,
-        Files::open(&files, None).unwrap(),
-        settings(),
-        app::system_clock(),
-    )
-    .unwrap()
+    App::new(db, Files::open(&files, None).unwrap(), settings(), clock).unwrap()
+}
+
+/// A clock the test moves by hand (leases expire when the test says so, not after a sleep).
+fn manual_clock() -> (app::Clock, Arc<std::sync::atomic::AtomicI64>) {
+    let ms = Arc::new(std::sync::atomic::AtomicI64::new(
+        chrono::Utc::now().timestamp_millis(),
+    ));
+    let read = ms.clone();
+    let clock: app::Clock = Arc::new(move || {
+        chrono::DateTime::from_timestamp_millis(read.load(std::sync::atomic::Ordering::SeqCst))
+            .unwrap()
+    });
+    (clock, ms)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_worker_cannot_complete_a_job_that_was_taken_over_nor_replace_its_files() {
     let pg = testkit::PgDatabase::create().await.unwrap();
     let s3server = testkit::S3Server::start().unwrap();
-    let app = app(&pg.url, s3(&s3server, &s3server.endpoint)).await;
+    let (clock, now_ms) = manual_clock();
+    let app = app_on_clock(&pg.url, s3(&s3server, &s3server.endpoint), clock).await;
     let imported = app
         .import_order(&name_tag_order(1, "Ada"), &cli())
         .await
@@ -75,7 +87,7 @@ async fn a_paused_worker_cannot_complete_a_job_that_was_taken_over_nor_replace_i
         .await
         .unwrap()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    now_ms.fetch_add(1_100, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(app.db.requeue_expired(app.now()).await.unwrap(), 1);
 
     // Worker B takes it over and finishes.

@@ -32,7 +32,7 @@ enum Command {
     Render(render_cmd::RenderArgs),
     /// Run the HTTP server (API, downloads, health, metrics) with a worker in the same process.
     Serve(roles::ServeArgs),
-    /// Run a render-farm worker: claim render jobs from the shared database, store files.
+    /// Run a worker: claim jobs (all kinds, or `--kinds render` on a render farm) from the shared database.
     Worker(roles::WorkerArgs),
     /// Bring the database schema up to date (also done on every start).
     Migrate,

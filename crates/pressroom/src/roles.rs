@@ -39,6 +39,13 @@ pub struct WorkerArgs {
     /// Serve /metrics and /healthz on this address (overrides worker.metrics_listen).
     #[arg(long)]
     metrics_listen: Option<String>,
+    /// Take only these job kinds, comma-separated (e.g. `render` on render-farm machines;
+    /// default: every kind). Unknown names are refused with the list of known ones.
+    #[arg(long, value_delimiter = ',')]
+    kinds: Vec<String>,
+    /// I/O jobs (HTTP calls) at once, in slots of their own (default 16).
+    #[arg(long)]
+    io_concurrency: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -221,6 +228,7 @@ pub fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
 
 pub fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode> {
     init_logging(&config);
+    app::worker::check_kinds(&args.kinds).context("--kinds")?;
     runtime()?.block_on(async {
         let app = open_app(&config).await?;
         sweep_staging(&app).await;
@@ -242,7 +250,11 @@ pub fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode> {
                 shutdown.clone(),
             )))
         };
-        let base = worker_options(&config, args.id, args.concurrency);
+        let mut base = worker_options(&config, args.id, args.concurrency);
+        base.kinds = args.kinds.clone();
+        if let Some(n) = args.io_concurrency.filter(|&n| n > 0) {
+            base.io_concurrency = n;
+        }
         let mut loops = vec![];
         for n in 0..args.loops.max(1) {
             let mut opts = base.clone();

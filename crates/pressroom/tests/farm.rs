@@ -1,7 +1,8 @@
-//! The render farm under failure: worker processes killed with SIGKILL every second, the
-//! database server stopped and started under load, the embedded SQLite file crashed
-//! mid-write. Every job must complete, with exactly one set of files per job in storage,
-//! nothing half-written, nothing lost, nothing stuck in "running".
+//! The render farm under failure: worker processes killed with SIGKILL after every so many
+//! completed jobs (on progress, not on a clock, so each kill lands mid-work on any machine),
+//! the database server stopped and started under load, the embedded SQLite file crashed
+//! mid-write, a worker paused past its lease. Every job must complete, with exactly one set of
+//! files per job in storage, nothing half-written, nothing lost, nothing stuck in "running".
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,11 @@ impl Farm {
     }
 
     fn spawn_worker(&self, config: &Path, args: &[&str]) -> Child {
+        self.spawn_worker_logging(config, args, Stdio::null())
+    }
+
+    /// A worker whose warnings go to `stderr` (a file the test reads).
+    fn spawn_worker_logging(&self, config: &Path, args: &[&str], stderr: Stdio) -> Child {
         Command::new(env!("CARGO_BIN_EXE_pressroom"))
             .arg("--config")
             .arg(config)
@@ -83,7 +89,7 @@ impl Farm {
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap()
     }
@@ -142,6 +148,45 @@ async fn wait_for_all(
     }
 }
 
+/// Wait for every job to finish; meanwhile call `fault` each time another `every` jobs have
+/// completed while jobs are running, so every fault lands mid-work however fast the machine
+/// is. Returns how many faults were injected.
+async fn wait_for_all_with_faults(
+    app: &App,
+    n: i64,
+    every: i64,
+    timeout: Duration,
+    mut fault: impl FnMut(),
+) -> u32 {
+    let start = Instant::now();
+    let mut next = every;
+    let mut faults = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match app.db.queue_counts().await {
+            Ok(c) if c.done + c.dead == n => {
+                assert_eq!(c.dead, 0, "no job may be dead-lettered: {c:?}");
+                return faults;
+            }
+            Ok(c) => {
+                assert!(
+                    start.elapsed() < timeout,
+                    "not finished after {timeout:?}: {c:?}"
+                );
+                if c.done >= next && c.running > 0 {
+                    fault();
+                    faults += 1;
+                    next = c.done + every;
+                }
+            }
+            Err(e) => assert!(
+                start.elapsed() < timeout,
+                "database unreachable for too long: {e}"
+            ),
+        }
+    }
+}
+
 /// Every job has exactly one render; storage holds exactly the files the renders name, each
 /// whole (its bytes hash to its key).
 async fn check_outcome(app: &App, n: i64) {
@@ -197,7 +242,7 @@ fn kill(child: &mut Child) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_workers_on_postgres_and_s3_survive_sigkill_every_second() {
+async fn three_workers_on_postgres_and_s3_survive_sigkill_after_every_40_completions() {
     let pg = testkit::PgDatabase::create().await.unwrap();
     let s3 = testkit::S3Server::start().unwrap();
     let farm = Farm::new(
@@ -215,19 +260,13 @@ async fn three_workers_on_postgres_and_s3_survive_sigkill_every_second() {
     import(&app, 200).await;
     let config = farm.config_file();
     let mut workers: Vec<Child> = (0..3).map(|_| farm.spawn_worker(&config, &[])).collect();
-    let mut kills = 0;
-    wait_for_all(
-        &app,
-        200,
-        Duration::from_secs(1),
-        Duration::from_secs(300),
-        |tick| {
-            let w = &mut workers[tick as usize % 3];
-            kill(w);
-            *w = farm.spawn_worker(&config, &[]);
-            kills += 1;
-        },
-    )
+    let mut next = 0;
+    let kills = wait_for_all_with_faults(&app, 200, 40, Duration::from_secs(300), || {
+        let w = &mut workers[next % 3];
+        kill(w);
+        *w = farm.spawn_worker(&config, &[]);
+        next += 1;
+    })
     .await;
     for w in &mut workers {
         kill(w);
@@ -240,7 +279,7 @@ async fn three_workers_on_postgres_and_s3_survive_sigkill_every_second() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_on_sqlite_survive_sigkill_every_second() {
+async fn two_worker_loops_on_sqlite_survive_sigkill_after_every_100_completions() {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
     let files_root = dir.path().join("files");
@@ -255,22 +294,14 @@ async fn two_workers_on_sqlite_survive_sigkill_every_second() {
     let config = farm.config_file();
     // Two worker loops in one process, on the one SQLite file.
     let mut worker = farm.spawn_worker(&config, &["--loops", "2"]);
-    let mut kills = 0;
-    wait_for_all(
-        &app,
-        600,
-        Duration::from_secs(1),
-        Duration::from_secs(300),
-        |_| {
-            kill(&mut worker);
-            worker = farm.spawn_worker(&config, &["--loops", "2"]);
-            kills += 1;
-        },
-    )
+    let kills = wait_for_all_with_faults(&app, 600, 100, Duration::from_secs(300), || {
+        kill(&mut worker);
+        worker = farm.spawn_worker(&config, &["--loops", "2"]);
+    })
     .await;
     kill(&mut worker);
     assert!(
-        kills >= 2,
+        kills >= 3,
         "the test must actually kill the worker ({kills})"
     );
     assert_eq!(app.db.integrity_check().await.unwrap(), "ok");
@@ -398,7 +429,12 @@ async fn a_paused_worker_process_cannot_finish_a_job_that_was_taken_over() {
     let job_id = imported.jobs[0];
 
     // Worker A claims the job; pause it (SIGSTOP) while it renders.
-    let mut a = farm.spawn_worker(&config, &[]);
+    let a_log = farm.dir.path().join("worker-a.log");
+    let mut a = farm.spawn_worker_logging(
+        &config,
+        &[],
+        Stdio::from(std::fs::File::create(&a_log).unwrap()),
+    );
     let start = Instant::now();
     loop {
         let job = app.db.job(job_id).await.unwrap();
@@ -419,8 +455,8 @@ async fn a_paused_worker_process_cannot_finish_a_job_that_was_taken_over() {
         "A was paused holding the job"
     );
 
-    // Its lease (2 s) runs out; worker B takes the job over and finishes it.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Worker B starts at once; when A's lease (2 s) runs out, B's reaper returns the job to
+    // the queue and B takes it over and finishes it.
     let mut b = farm.spawn_worker(&config, &[]);
     wait_for_all(
         &app,
@@ -446,14 +482,31 @@ async fn a_paused_worker_process_cannot_finish_a_job_that_was_taken_over() {
     let before = snapshot(&files_root.join("orders"));
     assert_eq!(before.len(), 3, "print, preview and report: {before:?}");
 
-    // A resumes. Its heartbeat finds the token stale: it records nothing, and the files stay
-    // exactly as B left them.
+    // A resumes. Its heartbeat (or its attempt to record) finds the token stale, and it says
+    // so; it keeps running. Then it shuts down gracefully, which waits for its job to end:
+    // after that, nothing of A's can still happen.
     signal(&a, "-CONT");
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let start = Instant::now();
+    loop {
+        let said = std::fs::read_to_string(&a_log).unwrap_or_default();
+        if said.contains("lease lost") || said.contains("taken over") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "A never noticed that it lost the job: {said}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         a.try_wait().unwrap().is_none(),
         "A keeps running after losing the job"
     );
+    signal(&a, "-TERM");
+    let exit = tokio::task::spawn_blocking(move || a.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "A shut down gracefully: {exit:?}");
     assert_eq!(app.db.renders(imported.order_id).await.unwrap().len(), 1);
     assert_eq!(app.db.job(job_id).await.unwrap().worker, done.worker);
     let after: Vec<_> = snapshot(&files_root.join("orders"))
@@ -461,6 +514,5 @@ async fn a_paused_worker_process_cannot_finish_a_job_that_was_taken_over() {
         .filter(|(p, _, _)| !p.to_string_lossy().contains('#'))
         .collect();
     assert_eq!(after, before, "no file added or rewritten");
-    kill(&mut a);
     kill(&mut b);
 }

@@ -4,8 +4,8 @@
 
 use crate::composite::div255;
 use crate::digest::Sha256;
-use crate::{Rendered, Template};
 use crate::{RenderError, Renderer, image_io};
+use crate::{Rendered, Template};
 use encoder::{JpegOptions, PngCompression, PngOptions, Subsampling};
 use fast_image_resize as fr;
 use resvg::tiny_skia;

@@ -16,6 +16,8 @@ pub enum StorageError {
         store_order_id: i64,
         existing: i64,
     },
+    #[error("a job with key {key:?} is already queued or running (job {existing})")]
+    DuplicateJob { key: String, existing: i64 },
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
     #[error("{what} {id} was changed by someone else; reload and try again")]
@@ -66,6 +68,7 @@ impl StorageError {
             StorageError::Database(_) | StorageError::Migrate(_) => "database",
             StorageError::UnsupportedUrl(_) => "bad_database_url",
             StorageError::DuplicateOrder { .. } => "duplicate_order",
+            StorageError::DuplicateJob { .. } => "duplicate_job",
             StorageError::NotFound { .. } => "not_found",
             StorageError::Conflict { .. } => "conflict",
             StorageError::StaleToken { .. } => "stale_token",

@@ -13,7 +13,7 @@ pub mod repo;
 pub use db::{Db, DbOptions, Dialect, Tx};
 pub use error::StorageError;
 pub use files::{Files, FilesConfig, StoredObject, UrlMode};
-pub use queue::{ClaimedJob, FailOutcome, JobState, NewJob, QueueCounts};
+pub use queue::{ClaimedJob, Enqueued, FailOutcome, JobRow, JobState, NewJob, QueueCounts};
 pub use repo::{NewRender, OrderRow, RenderRow, TemplateRow};
 
 /// Unix milliseconds, the one time representation in both schemas.

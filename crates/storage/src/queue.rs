@@ -6,6 +6,13 @@
 //! worker that paused past its lease and was taken over can no longer touch the job. Expired
 //! leases are returned to the queue by [`Db::requeue_expired`], which every worker runs
 //! periodically. Postgres claims with `FOR UPDATE SKIP LOCKED`; SQLite has one writer at a time.
+//!
+//! Beyond that: jobs scheduled for a time (`run_at`) and found again by their key
+//! ([`Db::cancel_by_key`], [`Db::reschedule_by_key`]); unique jobs (the database holds at most
+//! one queued or running job per key, and a duplicate enqueue answers
+//! [`Enqueued::AlreadyQueued`] without disturbing the caller's transaction); periodic jobs
+//! ([`Db::fire_periodic`]: a compare-and-set on the `periodic` table fires each period once
+//! across all processes); and claims and completions in batches for throughput.
 
 use std::time::Duration;
 
@@ -33,14 +40,17 @@ pub enum JobState {
     Done,
     /// Failed for good (fatal error or out of attempts); `last_error` says why.
     Dead,
+    /// Cancelled by its key before it ran (a countdown paused, a schedule withdrawn).
+    Cancelled,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 4] = [
+    pub const ALL: [JobState; 5] = [
         JobState::Queued,
         JobState::Running,
         JobState::Done,
         JobState::Dead,
+        JobState::Cancelled,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -49,6 +59,7 @@ impl JobState {
             JobState::Running => "running",
             JobState::Done => "done",
             JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
         }
     }
 
@@ -67,6 +78,8 @@ pub struct NewJob {
     pub run_at: DateTime<Utc>,
     pub max_attempts: i64,
     pub order_id: Option<i64>,
+    /// Finds the job again (cancel, reschedule); at most one queued or running job per key.
+    pub key: Option<String>,
 }
 
 impl NewJob {
@@ -78,6 +91,37 @@ impl NewJob {
             run_at: now,
             max_attempts: 8,
             order_id: None,
+            key: None,
+        }
+    }
+
+    /// The same job, found by `key` and unique by it while queued or running.
+    pub fn with_key(mut self, key: impl Into<String>) -> NewJob {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// The same job, not to run before `at`.
+    pub fn at(mut self, at: DateTime<Utc>) -> NewJob {
+        self.run_at = at;
+        self
+    }
+}
+
+/// What an enqueue did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// A new job with this id.
+    Queued(i64),
+    /// A job with the same key is already queued or running (this id); nothing was added.
+    AlreadyQueued(i64),
+}
+
+impl Enqueued {
+    /// The new job's id, or the existing one's.
+    pub fn id(&self) -> i64 {
+        match self {
+            Enqueued::Queued(id) | Enqueued::AlreadyQueued(id) => *id,
         }
     }
 }
@@ -93,6 +137,7 @@ pub struct ClaimedJob {
     pub max_attempts: i64,
     pub token: i64,
     pub order_id: Option<i64>,
+    pub key: Option<String>,
     pub lease_until: DateTime<Utc>,
 }
 
@@ -114,6 +159,7 @@ pub struct JobRow {
     pub last_error: Option<String>,
     pub worker: Option<String>,
     pub run_at: DateTime<Utc>,
+    pub key: Option<String>,
 }
 
 /// Jobs by state.
@@ -123,6 +169,7 @@ pub struct QueueCounts {
     pub running: i64,
     pub done: i64,
     pub dead: i64,
+    pub cancelled: i64,
 }
 
 impl QueueCounts {
@@ -132,6 +179,7 @@ impl QueueCounts {
             JobState::Running => self.running,
             JobState::Done => self.done,
             JobState::Dead => self.dead,
+            JobState::Cancelled => self.cancelled,
         }
     }
 }
@@ -170,43 +218,181 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, StorageError> {
         max_attempts: row.try_get("max_attempts")?,
         token: row.try_get("token")?,
         order_id: row.try_get("order_id")?,
+        key: row.try_get("job_key")?,
         lease_until: from_millis(row.try_get("lease_until")?),
     })
 }
 
 impl Db {
     /// Enqueue inside the caller's transaction: the job exists exactly when the change that
-    /// caused it was committed. Idle workers are woken at commit.
+    /// caused it was committed. Idle workers are woken at commit. A job whose key is already
+    /// queued or running is refused with [`StorageError::DuplicateJob`]; use
+    /// [`Db::enqueue_unique`] where a duplicate is expected.
     pub async fn enqueue(
         &self,
         tx: &mut Tx,
         job: &NewJob,
         now: DateTime<Utc>,
     ) -> Result<i64, StorageError> {
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO jobs (kind, payload, state, priority, run_at, max_attempts, order_id, \
-             created_at, updated_at) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $7) RETURNING id",
-        )
-        .bind(&job.kind)
-        .bind(job.payload.to_string())
-        .bind(job.priority)
-        .bind(millis(job.run_at))
-        .bind(job.max_attempts.max(1))
-        .bind(job.order_id)
-        .bind(millis(now))
-        .fetch_one(&mut *tx.tx)
-        .await?;
+        match self.enqueue_unique(tx, job, now).await? {
+            Enqueued::Queued(id) => Ok(id),
+            Enqueued::AlreadyQueued(existing) => Err(StorageError::DuplicateJob {
+                key: job.key.clone().unwrap_or_default(),
+                existing,
+            }),
+        }
+    }
+
+    /// Enqueue inside the caller's transaction unless a job with the same key is queued or
+    /// running. The database decides (a partial unique index, `ON CONFLICT DO NOTHING`), so
+    /// two processes racing on one key add one job, and a duplicate leaves the caller's
+    /// transaction usable.
+    pub async fn enqueue_unique(
+        &self,
+        tx: &mut Tx,
+        job: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<Enqueued, StorageError> {
+        const INSERT: &str = "INSERT INTO jobs (kind, payload, state, priority, run_at, \
+             max_attempts, order_id, job_key, created_at, updated_at) \
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $8)";
+        let sql = if job.key.is_some() {
+            format!(
+                "{INSERT} ON CONFLICT (job_key) WHERE state IN ('queued', 'running') \
+                 DO NOTHING RETURNING id"
+            )
+        } else {
+            format!("{INSERT} RETURNING id")
+        };
+        let inserted: Option<(i64,)> = sqlx::query_as(&sql)
+            .bind(&job.kind)
+            .bind(job.payload.to_string())
+            .bind(job.priority)
+            .bind(millis(job.run_at))
+            .bind(job.max_attempts.max(1))
+            .bind(job.order_id)
+            .bind(job.key.as_deref())
+            .bind(millis(now))
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        let Some((id,)) = inserted else {
+            let (existing,): (i64,) = sqlx::query_as(
+                "SELECT id FROM jobs WHERE job_key = $1 AND state IN ('queued', 'running')",
+            )
+            .bind(job.key.as_deref())
+            .fetch_one(&mut *tx.tx)
+            .await?;
+            return Ok(Enqueued::AlreadyQueued(existing));
+        };
+        self.wake_at_commit(tx, &job.kind).await?;
+        tx.enqueued += 1;
+        Ok(Enqueued::Queued(id))
+    }
+
+    /// Wake idle workers (this process and, on Postgres, every listening one) at commit.
+    async fn wake_at_commit(&self, tx: &mut Tx, kind: &str) -> Result<(), StorageError> {
         if self.dialect() == Dialect::Postgres && !tx.notify_jobs {
             // Delivered by Postgres at commit, to every listening worker process.
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(JOBS_CHANNEL)
-                .bind(&job.kind)
+                .bind(kind)
                 .execute(&mut *tx.tx)
                 .await?;
         }
         tx.notify_jobs = true;
-        tx.enqueued += 1;
-        Ok(id)
+        Ok(())
+    }
+
+    /// Cancel the queued job(s) with this key, in the caller's transaction (a countdown
+    /// paused with the order). A running job is not touched: it holds a lease and finishes or
+    /// fails on its own. Returns how many were cancelled.
+    pub async fn cancel_by_key(
+        &self,
+        tx: &mut Tx,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1 \
+             WHERE job_key = $2 AND state = 'queued'",
+        )
+        .bind(millis(now))
+        .bind(key)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Move the queued job with this key to `run_at`, in the caller's transaction. Returns how
+    /// many moved (0 when no job with that key is queued: it ran, is running, or never was).
+    pub async fn reschedule_by_key(
+        &self,
+        tx: &mut Tx,
+        key: &str,
+        run_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET run_at = $1, updated_at = $2 WHERE job_key = $3 AND state = 'queued'",
+        )
+        .bind(millis(run_at))
+        .bind(millis(now))
+        .bind(key)
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            self.wake_at_commit(tx, "rescheduled").await?;
+        }
+        Ok(done.rows_affected())
+    }
+
+    /// Fire the periodic schedule `name` if its period has come: in one transaction, move the
+    /// schedule to the next period boundary (compare-and-set on `next_at`) and enqueue `job`
+    /// (unique by its key, `periodic:<name>` unless it has one). Any number of runners in any
+    /// number of processes may call this; each period fires once. Periods are aligned to the
+    /// Unix epoch, and a schedule that was not run for several periods fires once, not once
+    /// per missed period. Returns `None` when the current period already fired.
+    pub async fn fire_periodic(
+        &self,
+        name: &str,
+        period: Duration,
+        job: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Enqueued>, StorageError> {
+        let period_ms = ms(period).max(1);
+        let slot = millis(now).div_euclid(period_ms) * period_ms;
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO periodic (name, next_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(slot)
+        .execute(&mut *tx.tx)
+        .await?;
+        let due = sqlx::query(
+            "UPDATE periodic SET next_at = $1, fired_at = $2 WHERE name = $3 AND next_at <= $2",
+        )
+        .bind(slot + period_ms)
+        .bind(millis(now))
+        .bind(name)
+        .execute(&mut *tx.tx)
+        .await?;
+        if due.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let mut job = job.clone();
+        if job.key.is_none() {
+            job.key = Some(format!("periodic:{name}"));
+        }
+        let outcome = self.enqueue_unique(&mut tx, &job, now).await?;
+        sqlx::query("UPDATE periodic SET fired_job = $1 WHERE name = $2")
+            .bind(outcome.id())
+            .bind(name)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(outcome))
     }
 
     /// Enqueue in a transaction of its own.
@@ -225,32 +411,54 @@ impl Db {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Option<ClaimedJob>, StorageError> {
-        if kinds.is_empty() {
-            return Ok(None);
+        Ok(self
+            .claim_batch(worker, kinds, now, lease, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Claim up to `limit` ready jobs of `kinds` in one statement, most urgent first, each
+    /// with its own lease and fencing token (one round trip for a worker's free slots).
+    pub async fn claim_batch(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<ClaimedJob>, StorageError> {
+        if kinds.is_empty() || limit == 0 {
+            return Ok(vec![]);
         }
-        let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
-        let lock = match self.dialect() {
-            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
+        let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 5)).collect();
+        let select = format!(
+            "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({}) \
+             ORDER BY priority DESC, run_at, id LIMIT $4",
+            kind_params.join(", ")
+        );
+        // Postgres: ARRAY(…) evaluates the locking subquery exactly once (an `IN (…)` may be
+        // re-planned as a join that locks more rows than it takes).
+        let which = match self.dialect() {
+            Dialect::Postgres => format!("id = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"),
+            Dialect::Sqlite => format!("id IN ({select})"),
         };
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, token = token + 1, \
-             lease_until = $1, worker = $2, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
-             AND kind IN ({}) ORDER BY priority DESC, run_at, id LIMIT 1 {lock}) \
-             RETURNING id, kind, payload, attempts, max_attempts, token, order_id, lease_until",
-            kind_params.join(", ")
+             lease_until = $1, worker = $2, updated_at = $3 WHERE {which} \
+             RETURNING id, kind, payload, attempts, max_attempts, token, order_id, job_key, lease_until"
         );
         let mut query = sqlx::query(&sql)
             .bind(millis(now) + ms(lease))
             .bind(worker)
-            .bind(millis(now));
+            .bind(millis(now))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
         for kind in kinds {
             query = query.bind(*kind);
         }
         let _w = self.write_lock().await;
-        let row = query.fetch_optional(&self.pool).await?;
-        row.as_ref().map(claimed_from_row).transpose()
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(claimed_from_row).collect()
     }
 
     /// Extend the lease of a job this worker still holds.
@@ -315,6 +523,35 @@ impl Db {
         held(&done, job, token)
     }
 
+    /// Complete many jobs in one statement (jobs whose result is not stored in the database).
+    /// Each needs its current token; returns the ids that were completed, so the ids missing
+    /// from the answer were taken over (stale token) and are not this worker's to finish.
+    pub async fn complete_batch(
+        &self,
+        jobs: &[(i64, i64)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StorageError> {
+        if jobs.is_empty() {
+            return Ok(vec![]);
+        }
+        let pairs: Vec<String> = (0..jobs.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
+            .collect();
+        let sql = format!(
+            "UPDATE jobs SET state = 'done', lease_until = NULL, finished_at = $1, \
+             updated_at = $1, last_error = NULL \
+             WHERE state = 'running' AND (id, token) IN (VALUES {}) RETURNING id",
+            pairs.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (i64,)>(&sql).bind(millis(now));
+        for (id, token) in jobs {
+            query = query.bind(*id).bind(*token);
+        }
+        let _w = self.write_lock().await;
+        let done = query.fetch_all(&self.pool).await?;
+        Ok(done.into_iter().map(|(id,)| id).collect())
+    }
+
     /// Record a failure: a retryable one goes back to the queue after [`backoff`] while
     /// attempts remain; a fatal one (or the last attempt) is dead-lettered with its reason.
     pub async fn fail(
@@ -326,8 +563,20 @@ impl Db {
     ) -> Result<FailOutcome, StorageError> {
         let retry = retryable && job.attempts < job.max_attempts;
         let at = now + chrono::Duration::from_std(backoff(job.attempts)).unwrap_or_default();
+        self.fail_at(job, error, retry.then_some(at), now).await
+    }
+
+    /// Record a failure with the caller's retry decision (a job kind's own policy): back to
+    /// the queue at `retry_at`, or dead-lettered with its reason when `None`.
+    pub async fn fail_at(
+        &self,
+        job: &ClaimedJob,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<FailOutcome, StorageError> {
         let _w = self.write_lock().await;
-        let done = if retry {
+        let done = if let Some(at) = retry_at {
             sqlx::query(
                 "UPDATE jobs SET state = 'queued', run_at = $1, lease_until = NULL, last_error = $2, \
                  updated_at = $3 WHERE id = $4 AND token = $5 AND state = 'running'",
@@ -357,10 +606,9 @@ impl Db {
                 token: job.token,
             });
         }
-        Ok(if retry {
-            FailOutcome::Retry { at }
-        } else {
-            FailOutcome::Dead
+        Ok(match retry_at {
+            Some(at) => FailOutcome::Retry { at },
+            None => FailOutcome::Dead,
         })
     }
 
@@ -410,6 +658,7 @@ impl Db {
                 Some(JobState::Running) => counts.running = n,
                 Some(JobState::Done) => counts.done = n,
                 Some(JobState::Dead) => counts.dead = n,
+                Some(JobState::Cancelled) => counts.cancelled = n,
                 None => {}
             }
         }
@@ -418,7 +667,8 @@ impl Db {
 
     pub async fn job(&self, id: i64) -> Result<JobRow, StorageError> {
         let row = sqlx::query(
-            "SELECT id, kind, state, attempts, token, last_error, worker, run_at FROM jobs WHERE id = $1",
+            "SELECT id, kind, state, attempts, token, last_error, worker, run_at, job_key FROM jobs \
+             WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -441,6 +691,7 @@ impl Db {
             last_error: row.try_get("last_error")?,
             worker: row.try_get("worker")?,
             run_at: from_millis(row.try_get("run_at")?),
+            key: row.try_get("job_key")?,
         })
     }
 
@@ -451,6 +702,19 @@ impl Db {
                 .bind(order_id)
                 .fetch_all(&self.pool)
                 .await?;
+        let mut jobs = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            jobs.push(self.job(id).await?);
+        }
+        Ok(jobs)
+    }
+
+    /// Jobs of one kind, oldest first (for tests and the operator).
+    pub async fn jobs_of_kind(&self, kind: &str) -> Result<Vec<JobRow>, StorageError> {
+        let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM jobs WHERE kind = $1 ORDER BY id")
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
         let mut jobs = Vec::with_capacity(ids.len());
         for (id,) in ids {
             jobs.push(self.job(id).await?);
