@@ -88,7 +88,7 @@ impl AddressPolicy {
     /// Is this host name on the allow-list (all its addresses then allowed)?
     pub fn allows_name(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.names.iter().any(|n| *n == host)
+        self.names.contains(&host)
     }
 
     /// The check for a URL before a request or a redirect: http(s), and a literal IP host
