@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod fetch;
+pub mod housekeeping;
 pub mod import;
 pub mod metrics;
 pub mod render_job;

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use jobs::{Registry, Runner, RunnerOptions};
 use tokio_util::sync::CancellationToken;
 
+use crate::housekeeping::{SWEEP_STAGING_EVERY, SWEEP_STAGING_JOB, SweepStaging, SweepStagingKind};
 use crate::render_kind::RenderKind;
 use crate::{App, AppError};
 
@@ -27,6 +28,9 @@ pub struct WorkerOptions {
     pub grace: Duration,
     /// The job kinds this worker takes (every registered kind when empty).
     pub kinds: Vec<String>,
+    /// How often the farm sweeps stale staging files (one worker per period); `None`: this
+    /// worker does not schedule the sweep (another process may).
+    pub sweep_every: Option<Duration>,
 }
 
 /// Memory a render may need at peak (canvas, template layers, encoders); used to bound
@@ -46,6 +50,7 @@ impl WorkerOptions {
             poll: Duration::from_secs(2),
             grace: Duration::from_secs(30),
             kinds: vec![],
+            sweep_every: None,
         }
     }
 
@@ -80,13 +85,29 @@ fn available_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Every job kind the application runs. A new kind is declared next to its use case and
-/// registered here.
+/// Every job kind the application runs, and its periodic schedules at their default
+/// periods. A new kind is declared next to its use case and registered here.
 pub fn job_registry() -> Registry<App> {
+    job_registry_with(Some(SWEEP_STAGING_EVERY))
+}
+
+/// [`job_registry`] with the staging sweep every `sweep_every` (`None`: not scheduled here).
+pub fn job_registry_with(sweep_every: Option<Duration>) -> Registry<App> {
     let mut registry = Registry::new();
     registry
         .register(RenderKind)
+        .and_then(|r| r.register(SweepStagingKind))
         .expect("job kind names are distinct");
+    if let Some(every) = sweep_every {
+        registry
+            .periodic(
+                SWEEP_STAGING_JOB,
+                every.max(Duration::from_secs(1)),
+                &SweepStagingKind,
+                &SweepStaging::default(),
+            )
+            .expect("the sweep kind is registered");
+    }
     registry
 }
 
@@ -110,7 +131,8 @@ impl Worker {
 
     /// Run until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
-        let runner = Runner::new(self.app, Arc::new(job_registry()), self.opts.runner());
+        let registry = job_registry_with(self.opts.sweep_every);
+        let runner = Runner::new(self.app, Arc::new(registry), self.opts.runner());
         if let Err(e) = runner.run(shutdown).await {
             tracing::error!(error = %e, "worker cannot start");
         }

@@ -71,6 +71,9 @@ pub struct WorkerConfig {
     pub grace_secs: u64,
     /// Serve `/metrics` and `/healthz` of `pressroom worker` on this address (empty: none).
     pub metrics_listen: String,
+    /// How often one worker of the farm sweeps stale staging files from the local folder
+    /// (0: never; workers still sweep once when they start).
+    pub sweep_every_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +144,7 @@ impl Default for WorkerConfig {
             poll_ms: 2000,
             grace_secs: 30,
             metrics_listen: String::new(),
+            sweep_every_secs: 3600,
         }
     }
 }

@@ -122,21 +122,12 @@ async fn open_app(config: &Config) -> Result<Arc<App>> {
     Ok(Arc::new(app))
 }
 
-/// Removes staging files that a killed worker left in the local files folder (a no-op on S3).
+/// Removes staging files that a killed worker left in the local files folder (a no-op on S3);
+/// after this, the periodic `sweep_staging` job does it once per period for the whole farm.
 async fn sweep_staging(app: &App) {
-    let now = std::time::SystemTime::now();
-    match app
-        .files
-        .sweep_staging(storage::files::STAGING_GRACE, now)
-        .await
-    {
-        Ok(removed) if !removed.is_empty() => {
-            tracing::warn!(
-                files = removed.len(),
-                "removed staging files of interrupted writes"
-            )
-        }
-        Ok(_) => {}
+    match app::housekeeping::sweep_staging(app).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(files = n, "removed staging files of interrupted writes"),
         Err(e) => tracing::warn!(error = %e, "could not sweep staging files"),
     }
 }
@@ -179,6 +170,8 @@ fn worker_options(
     opts.lease = Duration::from_secs(config.worker.lease_secs.max(1));
     opts.poll = Duration::from_millis(config.worker.poll_ms.max(10));
     opts.grace = Duration::from_secs(config.worker.grace_secs);
+    opts.sweep_every = (config.worker.sweep_every_secs > 0)
+        .then(|| Duration::from_secs(config.worker.sweep_every_secs));
     opts
 }
 

@@ -26,6 +26,8 @@ struct Farm {
     files: FilesConfig,
     /// Extra lines for the workers' `[app]` section.
     app_extra: String,
+    /// The periodic staging sweep (0: off, so the queue holds only the test's render jobs).
+    sweep_every_secs: u64,
 }
 
 impl Farm {
@@ -35,6 +37,7 @@ impl Farm {
             db_url,
             files,
             app_extra: String::new(),
+            sweep_every_secs: 0,
         }
     }
 
@@ -51,9 +54,10 @@ impl Farm {
             ),
         };
         let text = format!(
-            "data_dir = {:?}\n[database]\nurl = {:?}\nmax_connections = 4\n[worker]\nlease_secs = 2\npoll_ms = 200\ngrace_secs = 5\nconcurrency = 1\n[app]\ntemplates_dir = {:?}\nfonts_dir = {:?}\n{}\n[files]\n{files}",
+            "data_dir = {:?}\n[database]\nurl = {:?}\nmax_connections = 4\n[worker]\nlease_secs = 2\npoll_ms = 200\ngrace_secs = 5\nconcurrency = 1\nsweep_every_secs = {}\n[app]\ntemplates_dir = {:?}\nfonts_dir = {:?}\n{}\n[files]\n{files}",
             self.dir.path().display().to_string(),
             self.db_url,
+            self.sweep_every_secs,
             testkit::repo_root()
                 .join("fixtures/templates")
                 .display()
@@ -515,4 +519,78 @@ async fn a_paused_worker_process_cannot_finish_a_job_that_was_taken_over() {
         .collect();
     assert_eq!(after, before, "no file added or rewritten");
     kill(&mut b);
+}
+
+/// All job rows of a database the test owns (ids count up from 1).
+async fn all_jobs(db: &Db) -> Vec<storage::JobRow> {
+    let mut jobs = vec![];
+    for id in 1.. {
+        match db.job(id).await {
+            Ok(row) => jobs.push(row),
+            Err(storage::StorageError::NotFound { .. }) => break,
+            Err(e) => panic!("job {id}: {e}"),
+        }
+    }
+    jobs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_fire_a_periodic_job_once_per_period() {
+    let pg = testkit::PgDatabase::create().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut farm = Farm::new(
+        pg.url.clone(),
+        FilesConfig::Local {
+            root: dir.path().to_path_buf(),
+        },
+    );
+    // The staging sweep every second, so a few periods pass quickly.
+    farm.sweep_every_secs = 1;
+    let config = farm.config_file();
+    let mut workers: Vec<Child> = (0..2).map(|_| farm.spawn_worker(&config, &[])).collect();
+    let db = Db::open(&pg.url, DbOptions::default()).await.unwrap();
+
+    // Wait on progress: until four periods' jobs are done.
+    let start = Instant::now();
+    let jobs = loop {
+        let jobs = all_jobs(&db).await;
+        if jobs
+            .iter()
+            .filter(|j| j.state == storage::JobState::Done)
+            .count()
+            >= 4
+        {
+            break jobs;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "periodic jobs did not run: {jobs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for w in &mut workers {
+        assert!(
+            w.try_wait().unwrap().is_none(),
+            "both workers ran throughout"
+        );
+    }
+    for w in &mut workers {
+        kill(w);
+    }
+
+    assert!(jobs.iter().all(|j| j.kind == "sweep_staging"), "{jobs:?}");
+    // Once per period: no two jobs were fired in the same one-second period, whichever of the
+    // two processes fired them.
+    let mut periods = BTreeSet::new();
+    for j in &jobs {
+        let period = j.run_at.timestamp();
+        assert!(
+            periods.insert(period),
+            "two sweep jobs in the period starting at {period}: {jobs:?}"
+        );
+    }
+    assert!(
+        jobs.iter().all(|j| j.state != storage::JobState::Dead),
+        "{jobs:?}"
+    );
 }
