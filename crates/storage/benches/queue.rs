@@ -7,9 +7,10 @@
 //! completion, each a statement of its own), and in batches (`claim_batch` of up to
 //! [`BATCH`] jobs, one `complete_batch`) at least twice the one-at-a-time figure on Postgres.
 //!
-//! Issue 7, on the shared 2-core machine under four parallel builds (noisy): before, one at a
-//! time, 2,015 / 1,904 jobs/s SQLite and 637 / 632 Postgres; after, one at a time 1,775 SQLite
-//! and 602 Postgres, in batches of 32: 21,741 SQLite and 7,154 Postgres.
+//! Issue 7, side by side on a quiet 2-core machine (two runs each, this bench against the one
+//! of commit 2ab421b): before, one at a time, SQLite 4,151 / 4,194 and Postgres 3,577 / 3,181
+//! jobs/s; after, one at a time SQLite 4,265 / 3,995 and Postgres 3,384 / 3,508, in batches of
+//! 32 SQLite 48,132 / 49,021 and Postgres 18,407 / 17,948 (about 5 times before).
 
 use std::time::{Duration, Instant};
 

@@ -24,6 +24,9 @@ use crate::db::{Db, Dialect, Tx};
 use crate::error::StorageError;
 use crate::{from_millis, millis};
 
+/// The most jobs one claim takes (a larger request is cut to this).
+pub const MAX_CLAIM_BATCH: usize = 1000;
+
 /// The Postgres channel idle workers listen on.
 pub const JOBS_CHANNEL: &str = "pressroom_jobs";
 
@@ -431,15 +434,21 @@ impl Db {
         if kinds.is_empty() || limit == 0 {
             return Ok(vec![]);
         }
-        let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 5)).collect();
+        let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
+        // The limit is written into the statement, not bound: with a bound LIMIT, Postgres's
+        // generic plan (after five executions of a prepared statement) does not know how few
+        // rows are wanted and claimed one job at a time about 20 % slower. One statement per
+        // batch size (at most the worker's slots) stays in the statement cache.
+        let limit = limit.min(MAX_CLAIM_BATCH);
         let select = format!(
             "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({}) \
-             ORDER BY priority DESC, run_at, id LIMIT $4",
+             ORDER BY priority DESC, run_at, id LIMIT {limit}",
             kind_params.join(", ")
         );
-        // Postgres: ARRAY(…) evaluates the locking subquery exactly once (an `IN (…)` may be
-        // re-planned as a join that locks more rows than it takes).
         let which = match self.dialect() {
+            Dialect::Postgres if limit == 1 => format!("id = ({select} FOR UPDATE SKIP LOCKED)"),
+            // ARRAY(…) evaluates the locking subquery exactly once (an `IN (…)` may be
+            // re-planned as a join that locks more rows than it takes).
             Dialect::Postgres => format!("id = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"),
             Dialect::Sqlite => format!("id IN ({select})"),
         };
@@ -451,8 +460,7 @@ impl Db {
         let mut query = sqlx::query(&sql)
             .bind(millis(now) + ms(lease))
             .bind(worker)
-            .bind(millis(now))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+            .bind(millis(now));
         for kind in kinds {
             query = query.bind(*kind);
         }
