@@ -269,7 +269,9 @@ fn spawn_job<C: JobContext>(
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let Some(kind) = shared.registry.get(&claimed.kind).cloned() else {
-        // Cannot happen: the claim asked only for registered kinds.
+        // Cannot happen: the claim asked only for registered kinds. Should it, the lease
+        // expires and the reaper returns the job to the queue for a worker that knows it.
+        tracing::error!(job = claimed.id, kind = %claimed.kind, "claimed a job of a kind this worker does not know");
         return;
     };
     let stop = Arc::new(AtomicBool::new(false));
