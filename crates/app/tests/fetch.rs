@@ -9,49 +9,26 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use app::AppError;
 use app::fetch::{AddressPolicy, FetchSettings, fetch_image, http_client, is_public};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use testkit::StubResponse;
+use tokio::io::AsyncWriteExt;
 
 const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0 a tiny jpeg";
 
 /// A server on 127.0.0.1: `/photo.jpg` is a JPEG, `/to?<url>` redirects to `<url>`, anything
 /// else is a 404. Returns its port and the number of connections it accepted.
 async fn photo_server() -> (u16, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let request = String::from_utf8_lossy(&request).to_string();
-                let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-                let head = if path == "/photo.jpg" {
-                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", JPEG.len())
-                } else if let Some(target) = path.strip_prefix("/to?") {
-                    format!("HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n")
-                } else {
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n".to_string()
-                };
-                let _ = socket
-                    .write_all(format!("{head}Connection: close\r\n\r\n").as_bytes())
-                    .await;
-                if path == "/photo.jpg" {
-                    let _ = socket.write_all(JPEG).await;
-                }
-                let _ = socket.shutdown().await;
-            });
+    let stub = testkit::HttpStub::start(|path| {
+        if path == "/photo.jpg" {
+            StubResponse::ok(JPEG.to_vec())
+        } else if let Some(target) = path.strip_prefix("/to?") {
+            StubResponse::redirect(target)
+        } else {
+            StubResponse::not_found()
         }
-    });
-    (port, hits)
+    })
+    .await
+    .unwrap();
+    (stub.port, stub.hits)
 }
 
 fn settings(allow: &[&str]) -> FetchSettings {

@@ -2,50 +2,25 @@
 //! stored are removed again, photos that were already there (another order's) stay.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use app::import::ImportSource;
 use app::{App, AppError, AppSettings};
 use domain::Actor;
 use serde_json::{Value, json};
 use storage::{Db, DbOptions, Files, FilesConfig, StorageError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Serves the files of `fixtures/` below `/`; anything missing is a 404.
 async fn fixture_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let root = Arc::new(testkit::repo_root().join("fixtures"));
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let root = root.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let request = String::from_utf8_lossy(&request).to_string();
-                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let body = std::fs::read(root.join(path.trim_start_matches('/'))).ok();
-                let head = match &body {
-                    Some(b) => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", b.len()),
-                    None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n".into(),
-                };
-                let _ = socket
-                    .write_all(format!("{head}Connection: close\r\n\r\n").as_bytes())
-                    .await;
-                if let Some(b) = body {
-                    let _ = socket.write_all(&b).await;
-                }
-                let _ = socket.shutdown().await;
-            });
+    let root = testkit::repo_root().join("fixtures");
+    let stub = testkit::HttpStub::start(move |path| {
+        match std::fs::read(root.join(path.trim_start_matches('/'))) {
+            Ok(body) => testkit::StubResponse::ok(body),
+            Err(_) => testkit::StubResponse::not_found(),
         }
-    });
-    format!("http://{addr}")
+    })
+    .await
+    .unwrap();
+    stub.base_url
 }
 
 async fn app(dir: &Path) -> App {

@@ -3,6 +3,9 @@
 //! Everything binds to 127.0.0.1 on a free port and is removed when dropped.
 #![forbid(unsafe_code)]
 
+mod http_stub;
+pub use http_stub::{HttpStub, StubResponse};
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

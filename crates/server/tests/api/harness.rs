@@ -2,13 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use app::{App, AppSettings, Worker, WorkerOptions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 /// The secret the server signs provider URLs with (`files.url_secret`).
@@ -110,47 +109,19 @@ pub fn client() -> reqwest::Client {
 /// Serves `GET /photo.jpg` with the given bytes on 127.0.0.1; every other path is a 404.
 /// Returns the base URL and the number of requests served.
 pub async fn serve_photo(photo: Vec<u8>) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the photo server");
-    let addr = listener.local_addr().expect("photo server address");
-    let photo = Arc::new(photo);
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let photo = photo.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let request = String::from_utf8_lossy(&request);
-                let path = request.split_whitespace().nth(1).unwrap_or("");
-                let (status, body): (&str, &[u8]) = if path == "/photo.jpg" {
-                    ("200 OK", &photo)
-                } else {
-                    ("404 Not Found", b"not found")
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body).await;
-                let _ = socket.shutdown().await;
-            });
+    let stub = testkit::HttpStub::start(move |path| {
+        if path == "/photo.jpg" {
+            let mut ok = testkit::StubResponse::ok(photo.clone());
+            ok.headers
+                .push(("Content-Type".into(), "image/jpeg".into()));
+            ok
+        } else {
+            testkit::StubResponse::not_found()
         }
-    });
-    (format!("http://{addr}"), hits)
+    })
+    .await
+    .expect("start the photo server");
+    (stub.base_url, stub.hits)
 }
 
 pub fn biscuit() -> Vec<u8> {
