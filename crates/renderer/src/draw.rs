@@ -5,29 +5,6 @@ use crate::{
 };
 use resvg::tiny_skia;
 
-/// A rounded rectangle path (tiny-skia has none built in).
-pub(crate) fn rounded_rect(r: tiny_skia::Rect, radius: f32) -> Option<tiny_skia::Path> {
-    let rad = radius.min(r.width() / 2.0).min(r.height() / 2.0).max(0.0);
-    if rad <= 0.0 {
-        return Some(tiny_skia::PathBuilder::from_rect(r));
-    }
-    // Cubic approximation of a quarter circle.
-    let k = rad * 0.552_284_8;
-    let (l, t, rt, b) = (r.left(), r.top(), r.right(), r.bottom());
-    let mut pb = tiny_skia::PathBuilder::new();
-    pb.move_to(l + rad, t);
-    pb.line_to(rt - rad, t);
-    pb.cubic_to(rt - rad + k, t, rt, t + rad - k, rt, t + rad);
-    pb.line_to(rt, b - rad);
-    pb.cubic_to(rt, b - rad + k, rt - rad + k, b, rt - rad, b);
-    pb.line_to(l + rad, b);
-    pb.cubic_to(l + rad - k, b, l, b - rad + k, l, b - rad);
-    pb.line_to(l, t + rad);
-    pb.cubic_to(l, t + rad - k, l + rad - k, t, l + rad, t);
-    pb.close();
-    pb.finish()
-}
-
 /// The whole canvas as a compositing target.
 fn target(canvas: &mut tiny_skia::Pixmap) -> Target<'_> {
     let (width, height) = (canvas.width(), canvas.height());
@@ -106,7 +83,7 @@ pub(crate) fn draw(
             ) else {
                 return Ok(());
             };
-            if let Some(path) = rounded_rect(r, *radius as f32) {
+            if let Some(path) = composite::rounded_rect(r, *radius as f32) {
                 let mut paint = tiny_skia::Paint::default();
                 paint.set_color_rgba8(color.r, color.g, color.b, color.a);
                 paint.anti_alias = true;

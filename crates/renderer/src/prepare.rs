@@ -3,8 +3,8 @@
 
 use crate::{
     Input, RenderError, Renderer, Template, composite, composite::Target, digest::sha256_hex,
-    draw::rounded_rect, image_fit::Placed, image_io::Pixels, preflight::Preflight,
-    preflight::Severity, svg, text, text::LaidText, text::TextJob,
+    image_fit::Placed, image_io::Pixels, preflight::Preflight, preflight::Severity, svg, text,
+    text::LaidText, text::TextJob,
 };
 use resvg::tiny_skia;
 use serde_json::json;
@@ -455,9 +455,10 @@ impl PrepareCtx<'_> {
                     .ok_or_else(size_err)?;
                 let path = match m {
                     Mask::Circle => tiny_skia::PathBuilder::from_oval(r),
-                    Mask::Rounded { radius } => {
-                        rounded_rect(r, (self.t.manifest.print_area.px(*radius) * self.s) as f32)
-                    }
+                    Mask::Rounded { radius } => composite::rounded_rect(
+                        r,
+                        (self.t.manifest.print_area.px(*radius) * self.s) as f32,
+                    ),
                     Mask::Svg { .. } => unreachable!(),
                 }
                 .ok_or_else(size_err)?;
