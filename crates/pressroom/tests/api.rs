@@ -173,7 +173,10 @@ async fn a_worker_serves_its_metrics_with_metrics_listen() {
         text.contains("pressroom_queue_gauges_available 1"),
         "queue gauges from the shared database:\n{text}"
     );
-    assert!(text.contains("pressroom_jobs{state=\"queued\"}"), "{text}");
+    assert!(
+        text.contains("pressroom_jobs{state=\"queued\"} 0"),
+        "{text}"
+    );
     let exit = worker.terminate();
     assert!(exit.success(), "a clean exit on SIGTERM, got {exit:?}");
 }
