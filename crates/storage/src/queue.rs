@@ -226,6 +226,30 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, StorageError> {
     })
 }
 
+/// The columns of a [`JobRow`].
+const JOB_ROW_SELECT: &str =
+    "SELECT id, kind, state, attempts, token, last_error, worker, run_at, job_key FROM jobs";
+
+fn job_row(row: &AnyRow) -> Result<JobRow, StorageError> {
+    let id: i64 = row.try_get("id")?;
+    let state: String = row.try_get("state")?;
+    Ok(JobRow {
+        id,
+        kind: row.try_get("kind")?,
+        state: JobState::parse(&state).ok_or_else(|| StorageError::Corrupt {
+            what: "job",
+            id: id.to_string(),
+            message: format!("unknown state {state:?}"),
+        })?,
+        attempts: row.try_get("attempts")?,
+        token: row.try_get("token")?,
+        last_error: row.try_get("last_error")?,
+        worker: row.try_get("worker")?,
+        run_at: from_millis(row.try_get("run_at")?),
+        key: row.try_get("job_key")?,
+    })
+}
+
 impl Db {
     /// Enqueue inside the caller's transaction: the job exists exactly when the change that
     /// caused it was committed. Idle workers are woken at commit. A job whose key is already
@@ -674,60 +698,35 @@ impl Db {
     }
 
     pub async fn job(&self, id: i64) -> Result<JobRow, StorageError> {
-        let row = sqlx::query(
-            "SELECT id, kind, state, attempts, token, last_error, worker, run_at, job_key FROM jobs \
-             WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StorageError::NotFound {
-            what: "job",
-            id: id.to_string(),
-        })?;
-        let state: String = row.try_get("state")?;
-        Ok(JobRow {
-            id,
-            kind: row.try_get("kind")?,
-            state: JobState::parse(&state).ok_or_else(|| StorageError::Corrupt {
+        let row = sqlx::query(&format!("{JOB_ROW_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StorageError::NotFound {
                 what: "job",
                 id: id.to_string(),
-                message: format!("unknown state {state:?}"),
-            })?,
-            attempts: row.try_get("attempts")?,
-            token: row.try_get("token")?,
-            last_error: row.try_get("last_error")?,
-            worker: row.try_get("worker")?,
-            run_at: from_millis(row.try_get("run_at")?),
-            key: row.try_get("job_key")?,
-        })
+            })?;
+        job_row(&row)
     }
 
     /// Jobs of an order, newest first (for the order page).
     pub async fn jobs_for_order(&self, order_id: i64) -> Result<Vec<JobRow>, StorageError> {
-        let ids: Vec<(i64,)> =
-            sqlx::query_as("SELECT id FROM jobs WHERE order_id = $1 ORDER BY id DESC")
-                .bind(order_id)
-                .fetch_all(&self.pool)
-                .await?;
-        let mut jobs = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            jobs.push(self.job(id).await?);
-        }
-        Ok(jobs)
+        let rows = sqlx::query(&format!(
+            "{JOB_ROW_SELECT} WHERE order_id = $1 ORDER BY id DESC"
+        ))
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_row).collect()
     }
 
     /// Jobs of one kind, oldest first (for tests and the operator).
     pub async fn jobs_of_kind(&self, kind: &str) -> Result<Vec<JobRow>, StorageError> {
-        let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM jobs WHERE kind = $1 ORDER BY id")
+        let rows = sqlx::query(&format!("{JOB_ROW_SELECT} WHERE kind = $1 ORDER BY id"))
             .bind(kind)
             .fetch_all(&self.pool)
             .await?;
-        let mut jobs = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            jobs.push(self.job(id).await?);
-        }
-        Ok(jobs)
+        rows.iter().map(job_row).collect()
     }
 
     /// What [`Db::wait_for_jobs`] waits on, for callers that must start listening before
