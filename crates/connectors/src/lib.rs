@@ -4,4 +4,5 @@
 //! types stay private, so a platform's quirks never leak past its module.
 #![forbid(unsafe_code)]
 
+pub mod woo_client;
 pub mod woocommerce;

@@ -1,10 +1,14 @@
 //! Real parts for tests: a fresh Postgres database per test on the machine's server, a private
-//! Postgres cluster a test may stop and start, and an `s3s-fs` S3 server on 127.0.0.1.
+//! Postgres cluster a test may stop and start, an `s3s-fs` S3 server on 127.0.0.1, and a
+//! simulated WooCommerce store ([`WooSim`]).
 //! Everything binds to 127.0.0.1 on a free port and is removed when dropped.
 #![forbid(unsafe_code)]
 
 mod http_stub;
 pub use http_stub::{HttpStub, StubResponse};
+
+pub mod woo_sim;
+pub use woo_sim::{SimRequest, WooSim, WooSimOptions};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
