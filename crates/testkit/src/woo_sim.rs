@@ -954,8 +954,8 @@ impl SimState {
                 }
             })
             .filter(|(_, o)| {
-                let created = field_date(*o, "date_created");
-                let modified = field_date(*o, "date_modified");
+                let created = field_date(o, "date_created");
+                let modified = field_date(o, "date_modified");
                 // Exclusive bounds, as WP_Date_Query applies them.
                 after.is_none_or(|a| created.is_some_and(|c| c > a))
                     && before.is_none_or(|b| created.is_some_and(|c| c < b))
@@ -1386,14 +1386,12 @@ mod tests {
         }
 
         // Once a webhook is registered for the target, its own secret signs.
-        let mut state = sim.lock();
-        let reply = state.create_webhook(
+        let reply = sim.lock().create_webhook(
             json!({ "name": "x", "topic": "order.deleted", "delivery_url": target, "secret": "mine" })
                 .to_string()
                 .as_bytes(),
         );
         assert_eq!(reply.status, 201);
-        drop(state);
         assert_eq!(sim.send_webhook(&target, "order.deleted", 1001).await, 200);
         assert_eq!(sim.send_ping(&target, 42).await, 200);
         let got = got.lock().unwrap();
