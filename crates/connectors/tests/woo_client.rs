@@ -501,3 +501,79 @@ async fn the_simulator_signs_webhooks_as_woocommerce_does() {
         headers["headers"]["X-WC-Webhook-Signature"]
     );
 }
+
+#[tokio::test]
+async fn a_read_only_key_cannot_change_an_order() {
+    let sim = WooSim::start(WooSimOptions {
+        read_only: true,
+        ..Default::default()
+    })
+    .await;
+    sim.seed_orders(1, &order_template(), 1, t0(), chrono::Duration::hours(1));
+    let client = client(&sim);
+    assert!(client.order(1).await.is_ok());
+    let err = client.update_status(1, "completed").await.unwrap_err();
+    assert!(
+        matches!(&err, WooClientError::Unauthorized { status: 401, message } if message.contains("write permissions")),
+        "{err:?}"
+    );
+    assert_eq!(sim.order(1).unwrap()["status"], "processing");
+}
+
+#[tokio::test]
+async fn a_status_the_store_does_not_know_is_refused_once() {
+    let sim = store_with_orders(1).await;
+    let err = client(&sim).update_status(1, "shipped").await.unwrap_err();
+    let WooClientError::Http {
+        status, message, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*status, 400);
+    assert!(
+        message.contains("Invalid parameter(s): status"),
+        "{message}"
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(sim.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_html_page_instead_of_json_is_an_invalid_response() {
+    // A security plugin or a maintenance page answering 200 with HTML.
+    let stub = HttpStub::start(|_| {
+        StubResponse::ok(b"<!DOCTYPE html><html><body>Maintenance</body></html>".to_vec())
+    })
+    .await
+    .unwrap();
+    let client = client_for(&stub.base_url, "cs_test", AuthMode::Header);
+    let err = client.order(1).await.unwrap_err();
+    assert_eq!(err.code(), "woo_invalid_response");
+    assert!(err.to_string().contains("Maintenance"), "{err}");
+    let err = client
+        .orders_page(&OrderQuery::default(), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "woo_invalid_response");
+}
+
+#[tokio::test]
+async fn a_store_that_never_answers_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    // Accepts connections and keeps them open without a word.
+    tokio::spawn(async move {
+        let mut open = vec![];
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let err = client_for(&url, "cs_test", AuthMode::Header)
+        .with_timeout(Duration::from_millis(50))
+        .order(1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WooClientError::Transport { .. }), "{err:?}");
+    assert!(err.to_string().contains("no answer within"), "{err}");
+}

@@ -1422,6 +1422,82 @@ mod tests {
         assert_eq!(sim.webhooks()[0]["status"], "disabled");
     }
 
+    async fn get(sim: &WooSim, path_and_query: &str, auth: bool) -> (u16, Option<String>, Value) {
+        let mut request = reqwest::Client::new().get(format!("{}{path_and_query}", sim.url()));
+        if auth {
+            request = request.basic_auth("ck_test", Some("cs_test"));
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let total = response
+            .headers()
+            .get("x-wp-total")
+            .map(|v| v.to_str().unwrap().to_string());
+        (status, total, response.json().await.unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn the_orders_route_behaves_like_woocommerce() {
+        let sim = WooSim::start(WooSimOptions::default()).await;
+        let start = DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        sim.seed_orders(
+            15,
+            &order_template(),
+            1,
+            start,
+            chrono::Duration::minutes(1),
+        );
+        let ids = |v: &Value| -> Vec<i64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_i64().unwrap())
+                .collect()
+        };
+
+        // Ten per page, newest first, by default.
+        let (status, total, page) = get(&sim, "wp-json/wc/v3/orders", true).await;
+        assert_eq!((status, total.as_deref()), (200, Some("15")));
+        assert_eq!(ids(&page), (6..=15).rev().collect::<Vec<_>>());
+
+        let (status, _, body) = get(&sim, "wp-json/wc/v3/orders?per_page=101", true).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("rest_invalid_param"))
+        );
+
+        let (status, _, body) = get(&sim, "wp-json/wc/v3/orders", false).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["code"], "woocommerce_rest_cannot_view");
+        assert_eq!(body["message"], "Sorry, you cannot list resources.");
+
+        let (_, _, page) = get(
+            &sim,
+            "wp-json/wc/v3/orders?include[]=3&include[]=12&orderby=id&order=asc",
+            true,
+        )
+        .await;
+        assert_eq!(ids(&page), vec![3, 12]);
+
+        let (status, _, body) = get(&sim, "wp-json/wc/v3/orders/99", true).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("woocommerce_rest_shop_order_invalid_id"))
+        );
+        let (status, _, body) = get(&sim, "wp-json/wc/v3/nothing", true).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("rest_no_route"))
+        );
+
+        let order = sim.order(2).unwrap();
+        assert_eq!(order["date_created_gmt"], "2024-05-01T00:01:00");
+        assert_eq!(order["line_items"][1]["id"], 202);
+        assert_eq!(order["number"], "2");
+    }
+
     #[test]
     fn the_template_is_the_personalized_order() {
         let order = order_template();
