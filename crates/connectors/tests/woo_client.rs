@@ -577,3 +577,13 @@ async fn a_store_that_never_answers_times_out() {
     assert!(matches!(err, WooClientError::Transport { .. }), "{err:?}");
     assert!(err.to_string().contains("no answer within"), "{err}");
 }
+
+#[tokio::test]
+async fn setting_the_status_an_order_already_has_changes_nothing() {
+    let sim = store_with_orders(1).await;
+    let before = sim.order(1).unwrap();
+    sim.set_clock(Utc.with_ymd_and_hms(2024, 6, 1, 8, 30, 0).unwrap());
+    client(&sim).update_status(1, "processing").await.unwrap();
+    assert_eq!(sim.order(1).unwrap(), before);
+    assert!(sim.notes(1).is_empty());
+}

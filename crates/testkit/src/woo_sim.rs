@@ -8,7 +8,8 @@
 //! - Orders are JSON values stored by id. A status change (API or merchant) adds WooCommerce's
 //!   system note "Order status changed from X to Y." and `completed` sets `date_completed`.
 //! - `PUT /orders/<id>` replaces the top-level fields it is given (WooCommerce merges line items
-//!   by id; tests here only change top-level fields).
+//!   by id; tests here only change top-level fields). A PUT that changes nothing leaves
+//!   `date_modified` as it was.
 //! - Webhook deliveries are signed with the secret of the webhook registered for that delivery
 //!   URL (the most recent one), else with [`WooSimOptions::webhook_secret`].
 //! - Times come from [`WooSim::set_clock`] if set, else the system clock, to the second.
@@ -300,11 +301,13 @@ impl WooSim {
         }
     }
 
-    /// A status change made in wp-admin: the status note, `date_modified` = `now`.
+    /// A status change made in wp-admin: the status note, `date_modified` = `now` (nothing if
+    /// the order already has that status).
     pub fn merchant_set_status(&self, id: i64, status: &str, now: DateTime<Utc>) {
         let mut state = self.lock();
-        state.set_status(id, status, now);
-        state.touch(id, now);
+        if state.set_status(id, status, now) {
+            state.touch(id, now);
+        }
     }
 
     /// Any edit made in wp-admin; `date_modified` = `now` afterwards.
@@ -1032,22 +1035,29 @@ impl SimState {
             );
         }
         let now = self.now();
+        let mut changed = false;
         for (key, value) in changes {
             match key.as_str() {
                 "id" | "number" | "order_key" | "_links" | "date_created" | "date_created_gmt"
                 | "date_modified" | "date_modified_gmt" => {}
                 "status" => {
                     let status = value.as_str().unwrap_or_default().to_string();
-                    self.set_status(id, &status, now);
+                    changed |= self.set_status(id, &status, now);
                 }
                 _ => {
-                    if let Some(order) = self.orders.get_mut(&id) {
+                    if let Some(order) = self.orders.get_mut(&id)
+                        && order[key.as_str()] != value
+                    {
                         order[key.as_str()] = value;
+                        changed = true;
                     }
                 }
             }
         }
-        self.touch(id, now);
+        // An update that changes nothing leaves date_modified alone, as WooCommerce does.
+        if changed {
+            self.touch(id, now);
+        }
         match self.orders.get(&id) {
             Some(order) => Reply::json(200, order),
             None => Reply::invalid_order_id(),
@@ -1055,13 +1065,14 @@ impl SimState {
     }
 
     /// Set the status as WooCommerce does: a system note, `date_completed` on completion.
-    fn set_status(&mut self, id: i64, status: &str, now: DateTime<Utc>) {
+    /// Whether it changed.
+    fn set_status(&mut self, id: i64, status: &str, now: DateTime<Utc>) -> bool {
         let Some(order) = self.orders.get_mut(&id) else {
             panic!("no order {id} in the simulator");
         };
         let old = order["status"].as_str().unwrap_or("").to_string();
         if old == status {
-            return;
+            return false;
         }
         order["status"] = status.into();
         if status == "completed" {
@@ -1082,6 +1093,7 @@ impl SimState {
             name(status)
         );
         self.push_note(id, &text, false, now);
+        true
     }
 
     /// `date_modified(_gmt)` = `now`, keeping the order's local offset.
