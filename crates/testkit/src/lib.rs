@@ -8,7 +8,7 @@ mod http_stub;
 pub use http_stub::{HttpStub, StubResponse};
 
 pub mod woo_sim;
-pub use woo_sim::{SimRequest, WooSim, WooSimOptions};
+pub use woo_sim::{SimRequest, WooSim, WooSimOptions, order_template, webhook_signature};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
