@@ -11,6 +11,7 @@ pub mod history;
 pub mod mapping;
 pub mod order;
 pub mod status;
+pub mod store;
 pub mod submit;
 
 pub use countdown::*;
@@ -18,6 +19,7 @@ pub use history::*;
 pub use mapping::*;
 pub use order::*;
 pub use status::*;
+pub use store::*;
 pub use submit::*;
 
 /// Money is exact decimal everywhere; it serializes as a string ("29.35") so no JSON

@@ -187,6 +187,9 @@ pub struct Order {
     pub submit_status: SubmitStatus,
     pub countdown: Countdown,
     pub notes: Vec<Note>,
+    /// What Pressroom noticed about the order's life in the store.
+    #[serde(default)]
+    pub flags: crate::StoreFlags,
 }
 
 /// What a store status update changed.

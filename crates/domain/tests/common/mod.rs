@@ -109,6 +109,7 @@ pub fn in_app_order() -> Order {
             text: "Please hurry".into(),
             customer_visible: true,
         }],
+        flags: Default::default(),
     }
 }
 
