@@ -5,4 +5,5 @@
 #![forbid(unsafe_code)]
 
 pub mod woo_client;
+pub mod woo_webhook;
 pub mod woocommerce;

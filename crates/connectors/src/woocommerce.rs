@@ -9,8 +9,9 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::{
-    Address, Attribute, Customer, Decimal, ItemMapping, LineItem, Note, Order, OrderType,
-    ShippingLine, StoreStatus, SubmitStatus, Totals,
+    Address, Attribute, Customer, Decimal, ItemMapping, LineItem, Note, Order, OrderFacts,
+    OrderTypeRule, ShippingLine, StoreSettings, StoreStatus, SubmitStatus, Totals,
+    decide_order_type,
 };
 use std::str::FromStr;
 
@@ -77,7 +78,23 @@ impl WooError {
 /// Parse a WooCommerce REST v3 order (GET /wp-json/wc/v3/orders/<id> shape) into a domain order.
 pub fn parse_order(body: &[u8], mapping: &ItemMapping) -> Result<Order, WooError> {
     let json::Object(wc) = from_slice(body)?;
-    to_domain(wc, mapping)
+    to_domain(wc, mapping, &OrderTypeRule::defaults())
+}
+
+/// Parse an order of a connected store: its mapping and its order-type rules.
+pub fn parse_store_order(body: &[u8], settings: &StoreSettings) -> Result<Order, WooError> {
+    let json::Object(wc) = from_slice(body)?;
+    to_domain(wc, &settings.mapping, &settings.order_types)
+}
+
+/// The store's order id of an order body, read leniently (for naming a body that does not
+/// parse as a whole, and for `order.deleted` deliveries, whose body is only `{"id": N}`).
+pub fn order_id_of(body: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: i64,
+    }
+    serde_json::from_slice::<Id>(body).ok().map(|i| i.id)
 }
 
 /// Parse a page of `GET /wp-json/wc/v3/orders` (a JSON array of orders). Errors name the
@@ -86,7 +103,9 @@ pub fn parse_orders(body: &[u8], mapping: &ItemMapping) -> Result<Vec<Order>, Wo
     let list: Vec<json::Object<json::Order>> = from_slice(body)?;
     list.into_iter()
         .enumerate()
-        .map(|(i, json::Object(wc))| to_domain(wc, mapping).map_err(|e| e.at_index(i)))
+        .map(|(i, json::Object(wc))| {
+            to_domain(wc, mapping, &OrderTypeRule::defaults()).map_err(|e| e.at_index(i))
+        })
         .collect()
 }
 
@@ -104,7 +123,11 @@ fn from_slice<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WooError
     Ok(value)
 }
 
-fn to_domain(wc: json::Order, mapping: &ItemMapping) -> Result<Order, WooError> {
+fn to_domain(
+    wc: json::Order,
+    mapping: &ItemMapping,
+    order_types: &[OrderTypeRule],
+) -> Result<Order, WooError> {
     let store_order_id = match wc.id {
         Some(id) if id > 0 => id,
         Some(id) => {
@@ -158,7 +181,17 @@ fn to_domain(wc: json::Order, mapping: &ItemMapping) -> Result<Order, WooError> 
         discount_total: money("discount_total", &wc.discount_total)?,
     };
 
-    let order_type = order_type(&wc.created_via, &items);
+    let meta_keys: Vec<String> = wc.meta_data.iter().map(|m| m.key.clone()).collect();
+    let order_type = decide_order_type(
+        order_types,
+        &OrderFacts {
+            created_via: &wc.created_via,
+            payment_method: &wc.payment_method,
+            payment_method_title: &wc.payment_method_title,
+            meta_keys: &meta_keys,
+            has_template: items.iter().any(|i| i.personalization.is_some()),
+        },
+    );
 
     let mut notes = Vec::new();
     if !wc.customer_note.trim().is_empty() {
@@ -190,6 +223,7 @@ fn to_domain(wc: json::Order, mapping: &ItemMapping) -> Result<Order, WooError> 
         submit_status: SubmitStatus::Blank,
         countdown: domain::Countdown::none(),
         notes,
+        flags: Default::default(),
     })
 }
 
@@ -228,14 +262,14 @@ fn line_item(
         })
         .collect();
 
-    let personalization = mapping.personalize(
-        &li.sku,
-        li.product_id,
-        li.variation_id,
-        li.meta_data
-            .iter()
-            .map(|m| (m.key.as_str(), meta_text(&m.value))),
-    );
+    // A mapping may name the plugin's key or the label the store shows: offer both.
+    let meta = li.meta_data.iter().flat_map(|m| {
+        let value = meta_text(&m.value);
+        let label = (!m.display_key.trim().is_empty() && m.display_key != m.key)
+            .then(|| (m.display_key.as_str(), value.clone()));
+        std::iter::once((m.key.as_str(), value)).chain(label)
+    });
+    let personalization = mapping.personalize(&li.sku, li.product_id, li.variation_id, meta);
 
     Ok(LineItem {
         id,
@@ -251,14 +285,50 @@ fn line_item(
     })
 }
 
-/// A meta value as text: strings verbatim, anything else (numbers, arrays, objects that some
-/// plugins store) as compact JSON.
+/// A meta value as the customer typed it. Personalization plugins store HTML in values: a
+/// link to an upload (`<a href="https://…/x.jpg">x.jpg</a>`: the link's target is the value),
+/// markup around text (stripped), and entities (`O&#039;Brien`, `&amp;`: decoded). Numbers,
+/// arrays and objects that some plugins store become compact JSON.
 fn meta_text(v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => clean_html(s),
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     }
+}
+
+fn clean_html(s: &str) -> String {
+    if !s.contains('<') && !s.contains('&') {
+        return s.to_owned();
+    }
+    if let Some(href) = only_link_target(s) {
+        return html_escape::decode_html_entities(&href).trim().to_owned();
+    }
+    let mut text = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    html_escape::decode_html_entities(&text).trim().to_owned()
+}
+
+/// The `href` of a value that is one link and nothing else.
+fn only_link_target(s: &str) -> Option<String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    if !lower.starts_with("<a ") || !lower.ends_with("</a>") || lower.matches("<a ").count() != 1 {
+        return None;
+    }
+    let at = lower.find("href=")? + 5;
+    let rest = &t[at..];
+    let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+    let end = rest[1..].find(quote)?;
+    Some(rest[1..1 + end].to_owned())
 }
 
 /// Money from its decimal text. Missing, `null` and `""` (WooCommerce sends those for absent
@@ -344,25 +414,6 @@ fn customer(billing: &Address, shipping: &Address) -> Customer {
     }
 }
 
-/// Marketplace connectors record themselves in `created_via`; only orders placed on the store
-/// with a template are in-app.
-fn order_type(created_via: &str, items: &[LineItem]) -> OrderType {
-    let via: String = created_via
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect();
-    if via.contains("amazon") {
-        OrderType::Amazon
-    } else if via.contains("shineon") {
-        OrderType::ShineOn
-    } else if items.iter().any(|i| i.personalization.is_some()) {
-        OrderType::InApp
-    } else {
-        OrderType::Others
-    }
-}
-
 /// The WooCommerce wire format, only the fields Pressroom uses.
 pub(crate) mod json {
     use serde::{Deserialize, Deserializer};
@@ -403,6 +454,8 @@ pub(crate) mod json {
         pub line_items: Vec<LineItem>,
         #[serde(deserialize_with = "or_default")]
         pub shipping_lines: Vec<ShippingLine>,
+        #[serde(deserialize_with = "or_default")]
+        pub meta_data: Vec<Meta>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -458,6 +511,10 @@ pub(crate) mod json {
         #[serde(deserialize_with = "text")]
         pub key: String,
         pub value: serde_json::Value,
+        /// The label the store shows (WooCommerce 3.x+); plugins often write a slug as `key`.
+        #[serde(deserialize_with = "text")]
+        pub display_key: String,
+        pub display_value: serde_json::Value,
     }
 
     #[derive(Debug, Default, Deserialize)]

@@ -658,3 +658,179 @@ fn a_line_without_template_says_why() {
         .expect("no SKU");
     assert!(why.contains("has no SKU and no template"), "{why}");
 }
+
+/// A store's own order-type rules: by payment method, by an order meta key, and "no
+/// Pressroom template"; the first matching rule wins.
+#[test]
+fn store_order_type_rules() {
+    use connectors::woocommerce::parse_store_order;
+    use serde_json::json;
+    let settings = StoreSettings {
+        mapping: pet_mapping(),
+        order_types: vec![
+            OrderTypeRule {
+                order_type: OrderType::Amazon,
+                payment_method: Some("Amazon Marketplace".into()),
+                ..Default::default()
+            },
+            OrderTypeRule {
+                order_type: OrderType::ShineOn,
+                meta_key: Some("_shineon_order_id".into()),
+                ..Default::default()
+            },
+            OrderTypeRule {
+                order_type: OrderType::Others,
+                no_template: true,
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let table: [(&str, Edit, OrderType); 5] = [
+        (
+            "plain checkout with a template",
+            Box::new(|_| {}),
+            OrderType::InApp,
+        ),
+        (
+            "paid through Amazon",
+            Box::new(|v| v["payment_method_title"] = json!("Amazon Marketplace")),
+            OrderType::Amazon,
+        ),
+        (
+            "a ShineOn meta key",
+            Box::new(|v| {
+                v["meta_data"] = json!([{"id": 1, "key": "_shineon_order_id", "value": "S-1"}])
+            }),
+            OrderType::ShineOn,
+        ),
+        (
+            "no template in the order",
+            Box::new(|v| v["line_items"][1]["sku"] = json!("OTHER")),
+            OrderType::Others,
+        ),
+        (
+            // The store's rules replace the defaults: created_via alone decides nothing here.
+            "created_via amazon without a rule for it",
+            Box::new(|v| v["created_via"] = json!("amazon")),
+            OrderType::InApp,
+        ),
+    ];
+    for (what, edit, want) in table {
+        let body = edited(edit);
+        assert_eq!(
+            parse_store_order(&body, &settings).unwrap().order_type,
+            want,
+            "{what}"
+        );
+    }
+}
+
+/// Personalization plugins write HTML and entities into values and use a slug as the key
+/// with the label in `display_key`: the mapping may name either, values are the text.
+#[test]
+fn meta_values_with_html_entities_and_display_keys() {
+    use serde_json::json;
+    let mapping = ItemMapping {
+        fields: vec![
+            FieldMapping {
+                meta_key: "Pet name".into(),
+                field: "pet_name".into(),
+            },
+            FieldMapping {
+                meta_key: "Photo".into(),
+                field: "photo".into(),
+            },
+        ],
+        ..pet_mapping()
+    };
+    let body = edited(|v| {
+        v["line_items"][1]["sku"] = json!("Bar3");
+        v["line_items"][1]["meta_data"] = json!([
+            {"id": 1, "key": "_pz_name", "value": "O&#039;Brien &amp; <b>Rex</b>",
+             "display_key": "Pet name", "display_value": "O'Brien &amp; Rex"},
+            {"id": 2, "key": "Photo",
+             "value": "<a href=\"https://shop.example/up/rex.jpg?a=1&amp;b=2\">rex.jpg</a>",
+             "display_key": "Photo", "display_value": "rex.jpg"},
+        ]);
+    });
+    let o = parse_order(&body, &mapping).unwrap();
+    let p = o.item(316).unwrap().personalization.as_ref().unwrap();
+    assert_eq!(p.values["pet_name"], "O'Brien & Rex");
+    assert_eq!(
+        p.client_images[0].source_url,
+        "https://shop.example/up/rex.jpg?a=1&b=2"
+    );
+}
+
+/// The recorded delivery's signature verifies with its secret, and not with another or
+/// with one byte of the body changed.
+#[test]
+fn recorded_webhook_signature_verifies() {
+    use connectors::woo_webhook::{ping_webhook_id, verify_signature};
+    let body = fixture("webhook_order_updated_727.body.json");
+    let headers: serde_json::Value =
+        serde_json::from_slice(&fixture("webhook_order_updated_727.headers.json")).unwrap();
+    let secret = headers["secret"].as_str().unwrap();
+    let sig = headers["headers"]["X-WC-Webhook-Signature"]
+        .as_str()
+        .unwrap();
+    assert!(verify_signature(&body, secret, sig));
+    assert!(!verify_signature(&body, "another-secret", sig));
+    let mut altered = body.clone();
+    altered[10] ^= 1;
+    assert!(!verify_signature(&altered, secret, sig));
+    assert_eq!(ping_webhook_id(&fixture("webhook_ping.body.txt")), Some(42));
+}
+
+/// An update merges the store's state: an older one changes nothing, a newer one updates
+/// the status verbatim and says what changed.
+#[test]
+fn store_updates_merge_by_date_modified() {
+    use serde_json::json;
+    let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let mut stored = parse_order(
+        &fixture("wc_v3_order_personalized_SYNTH.json"),
+        &pet_mapping(),
+    )
+    .unwrap();
+    let newer = parse_order(
+        &edited_personalized(|v| {
+            v["status"] = json!("on-hold");
+            v["date_modified_gmt"] = json!("2030-01-01T00:00:00");
+        }),
+        &pet_mapping(),
+    )
+    .unwrap();
+    let older = parse_order(
+        &edited_personalized(|v| {
+            v["status"] = json!("completed");
+            v["date_modified_gmt"] = json!("2001-01-01T00:00:00");
+        }),
+        &pet_mapping(),
+    )
+    .unwrap();
+    let StoreUpdate::Changed(changes) = stored.apply_store_update(newer.clone(), false, now) else {
+        panic!("a newer state changes the order")
+    };
+    assert_eq!(changes.status.unwrap().to.raw, "on-hold");
+    assert!(changes.rerender.is_empty());
+    assert_eq!(stored.status.raw, "on-hold");
+    assert!(matches!(
+        stored.apply_store_update(older, false, now),
+        StoreUpdate::Stale { .. }
+    ));
+    assert_eq!(stored.status.raw, "on-hold");
+    assert_eq!(
+        stored.apply_store_update(newer, false, now),
+        StoreUpdate::Unchanged
+    );
+}
+
+fn edited_personalized(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&fixture("wc_v3_order_personalized_SYNTH.json")).unwrap();
+    edit(&mut v);
+    serde_json::to_vec(&v).unwrap()
+}
