@@ -9,12 +9,16 @@ pub mod error;
 pub mod files;
 pub mod queue;
 pub mod repo;
+pub mod stores;
 
 pub use db::{Db, DbOptions, Dialect, Tx};
 pub use error::StorageError;
 pub use files::{Files, FilesConfig, StoredObject, UrlMode};
 pub use queue::{ClaimedJob, Enqueued, FailOutcome, JobRow, JobState, NewJob, QueueCounts};
 pub use repo::{NewRender, OrderRow, RenderRow, TemplateRow};
+pub use stores::{
+    DeliveryRow, ImportProgress, ImportRow, NewDelivery, NewOutbox, OutboxRow, StoreRow,
+};
 
 /// Unix milliseconds, the one time representation in both schemas.
 pub fn millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
