@@ -54,13 +54,27 @@ pub mod codes {
     pub const INTERNAL: &str = "internal";
 }
 
-/// `POST /api/v1/orders` → 201.
+/// `POST /api/v1/orders` → 201 for a new order, 200 when it existed (merged: updated,
+/// unchanged, or stale when older than what is stored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Imported {
     pub order_id: i64,
     pub number: String,
-    /// The render jobs queued, one per personalized line item.
+    /// The render jobs queued, one per new or changed personalized line item.
     pub jobs: Vec<i64>,
+    /// "created", "updated", "unchanged" or "stale".
+    pub outcome: String,
+    /// What an update changed, in words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub changes: String,
+}
+
+/// `POST /webhooks/woocommerce/{store}` → 200.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookAccepted {
+    /// The kept delivery; absent for a ping.
+    pub delivery: Option<i64>,
+    pub ping: bool,
 }
 
 /// `POST /api/v1/orders/{id}/render` → 202.

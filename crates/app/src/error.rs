@@ -26,6 +26,14 @@ pub enum AppError {
     BadJob(String),
     #[error("the render was stopped: {0}")]
     Stopped(&'static str),
+    /// A store's settings or an action on a store that cannot be done as asked.
+    #[error("{0}")]
+    Store(String),
+    #[error("{0}")]
+    Secrets(#[from] secrets::SecretsError),
+    /// A call to a store's API failed (after the client's own retries).
+    #[error("{}", .0.merchant_message())]
+    StoreApi(#[from] connectors::woo_client::WooClientError),
 }
 
 impl AppError {
@@ -44,6 +52,9 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::BadJob(_) => "bad_job",
             AppError::Stopped(_) => "stopped",
+            AppError::Store(_) => "store",
+            AppError::Secrets(_) => "secrets",
+            AppError::StoreApi(e) => e.code(),
         }
     }
 
@@ -53,7 +64,8 @@ impl AppError {
             AppError::InvalidOrder(_)
             | AppError::InvalidItem { .. }
             | AppError::ClientImage { .. }
-            | AppError::Template { .. } => 422,
+            | AppError::Template { .. }
+            | AppError::Store(_) => 422,
             AppError::Rule(_) => 409,
             AppError::Storage(storage::StorageError::DuplicateOrder { .. })
             | AppError::Storage(storage::StorageError::Conflict { .. }) => 409,
@@ -61,6 +73,7 @@ impl AppError {
                 404
             }
             AppError::Render(e) if e.is_input_error() => 422,
+            AppError::StoreApi(_) => 502,
             AppError::Storage(e) if e.is_retryable() => 503,
             _ => 500,
         }
@@ -72,6 +85,7 @@ impl AppError {
             AppError::Storage(e) => e.is_retryable(),
             AppError::Render(e) => e.is_retryable(),
             AppError::Stopped(_) => true,
+            AppError::StoreApi(e) => e.is_retryable(),
             _ => false,
         }
     }

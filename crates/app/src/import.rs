@@ -1,19 +1,21 @@
-//! Getting orders in: a WooCommerce REST v3 order (from `pressroom order add` or
-//! `POST /api/v1/orders`) becomes a stored order, its customers' images are fetched into object
-//! storage, and a render job is enqueued for each personalized item, all in one transaction.
-//! Nothing is stored for an invalid order: photos this import stored are deleted again when it
-//! is refused (a duplicate order, a later photo that fails, a database error).
+//! Getting orders in: a WooCommerce REST v3 order (from `pressroom order add`,
+//! `POST /api/v1/orders`, an import, a webhook or a reconcile poll) becomes a stored order, or
+//! is merged into the stored one; its customers' images are fetched into object storage, and
+//! a render job is enqueued for each new or changed personalized item, in the transaction that
+//! stores the order. Nothing is stored for an invalid order: photos this import stored are
+//! deleted again when it is refused (a later photo that fails, a database error).
 //!
 //! Lines that get no print file (no template for the SKU, quantity 0 = removed) are recorded
 //! with why in the order's history, so the merchant sees why nothing was rendered.
 
 use chrono::{DateTime, Utc};
-use domain::{Actor, EventKind, HistoryEvent, Order};
+use domain::{Actor, EventKind, HistoryEvent, Order, StoreUpdate};
 use object_store::ObjectStoreExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use storage::NewJob;
 
+use crate::stores::ConnectedStore;
 use crate::{App, AppError, RENDER_JOB, fetch};
 
 /// Where an import comes from, which decides what its image URLs may point at.
@@ -28,7 +30,15 @@ pub struct ImportSource {
 pub struct Imported {
     pub order_id: i64,
     pub number: String,
+    /// The render jobs queued.
     pub jobs: Vec<i64>,
+    pub outcome: Outcome,
+    /// What changed, for an update.
+    pub changes: String,
+}
+
+fn hours(h: f64) -> chrono::Duration {
+    chrono::Duration::seconds((h * 3600.0).round() as i64)
 }
 
 /// The render job's payload.
@@ -38,15 +48,105 @@ pub struct RenderJob {
     pub item_id: i64,
 }
 
+/// What an import or a store update did to the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new order.
+    Created,
+    /// The store's newer state was merged in.
+    Updated,
+    /// The same as stored (a repeated delivery, an echo of Pressroom's own change).
+    Unchanged,
+    /// Older than what is stored: ignored.
+    Stale,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Stale => "stale",
+        }
+    }
+}
+
+/// How many times a store update is re-read and re-merged when another writer changed the
+/// order in between (compare-and-set).
+const MERGE_ATTEMPTS: usize = 5;
+
 impl App {
-    /// Import one order. Invalid orders, unknown templates and unreachable images are refused
-    /// with an error that names them; nothing is stored then.
+    /// Import one order into the configured default store: created when new, merged when it
+    /// exists (see [`App::upsert_order`]).
     pub async fn import_order(
         &self,
         body: &[u8],
         source: &ImportSource,
     ) -> Result<Imported, AppError> {
-        let mut order = connectors::woocommerce::parse_order(body, &self.settings.mapping)?;
+        let store = self.connected_store(&self.settings.store_id).await?;
+        self.upsert_order(&store, body, source).await
+    }
+
+    /// An order from a store (an import, a webhook, a reconcile poll): created when new;
+    /// when it exists, keyed by (store, store order id), the store's newer state is merged
+    /// (`domain::Order::apply_store_update`): an older `date_modified_gmt` changes nothing,
+    /// what changed goes into the history, items whose personalization changed are rendered
+    /// again unless the order was submitted (then it is flagged). Invalid orders, unknown
+    /// templates and unreachable images are refused with an error that names them; nothing
+    /// is stored then.
+    pub async fn upsert_order(
+        &self,
+        store: &ConnectedStore,
+        body: &[u8],
+        source: &ImportSource,
+    ) -> Result<Imported, AppError> {
+        let incoming = connectors::woocommerce::parse_store_order(body, &store.settings)?;
+        self.check_templates(&incoming)?;
+        let raw: serde_json::Value =
+            serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+        for _ in 0..MERGE_ATTEMPTS {
+            let existing = self
+                .db
+                .find_order(&store.id, incoming.store_order_id)
+                .await?;
+            let mut stored = vec![];
+            let result = match existing {
+                None => {
+                    let mut order = incoming.clone();
+                    self.create_order(store, &raw, &mut order, source, &mut stored)
+                        .await
+                }
+                Some(row) => {
+                    self.merge_order(store, &raw, row, incoming.clone(), source, &mut stored)
+                        .await
+                }
+            };
+            match result {
+                Err(AppError::Storage(
+                    storage::StorageError::DuplicateOrder { .. }
+                    | storage::StorageError::Conflict { .. },
+                )) => {
+                    // Somebody else stored or changed this order meanwhile: read it again. The
+                    // photos stay: the other writer may have stored the same content-addressed
+                    // keys and now refer to them.
+                    continue;
+                }
+                Err(e) => {
+                    self.forget_photos(&stored).await;
+                    return Err(e);
+                }
+                Ok(imported) => return Ok(imported),
+            }
+        }
+        Err(AppError::Storage(storage::StorageError::Conflict {
+            what: "order",
+            id: format!("{}/{}", store.id, incoming.store_order_id),
+        }))
+    }
+
+    fn check_templates(&self, order: &Order) -> Result<(), AppError> {
         for item in order.personalized_items() {
             let template = &item
                 .personalization
@@ -64,47 +164,30 @@ impl App {
                 });
             }
         }
-        let mut stored = vec![];
-        let result = self
-            .store_order(body, &mut order, source, &mut stored)
-            .await;
-        if result.is_err() {
-            self.forget_photos(&stored).await;
-        }
-        result
+        Ok(())
     }
 
     /// Fetch the photos (recording in `stored` the keys this import created) and store the
-    /// order with its render jobs in one transaction.
-    async fn store_order(
+    /// new order with its render jobs in one transaction.
+    async fn create_order(
         &self,
-        body: &[u8],
+        store: &ConnectedStore,
+        raw: &serde_json::Value,
         order: &mut Order,
         source: &ImportSource,
         stored: &mut Vec<String>,
     ) -> Result<Imported, AppError> {
-        self.fetch_client_images(order, source, stored).await?;
-        let raw: serde_json::Value =
-            serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+        let all: Vec<i64> = order.personalized_items().map(|i| i.id).collect();
+        self.fetch_client_images(order, &all, source, stored)
+            .await?;
 
         let now = self.now();
-        let delay =
-            chrono::Duration::seconds((self.settings.submit_after_hours * 3600.0).round() as i64);
-        order.start_countdown(now, delay);
+        order.start_countdown(now, hours(store.settings.submit_after_hours));
         let mut tx = self.db.begin().await?;
         self.db
-            .ensure_store(
-                &mut tx,
-                &self.settings.store_id,
-                &self.settings.store_id,
-                "",
-                now,
-            )
+            .ensure_store(&mut tx, &store.id, &store.id, &store.settings.url, now)
             .await?;
-        let order_id = self
-            .db
-            .insert_order(&mut tx, &self.settings.store_id, order, now)
-            .await?;
+        let order_id = self.db.insert_order(&mut tx, &store.id, order, now).await?;
         self.db
             .append_history(
                 &mut tx,
@@ -120,7 +203,7 @@ impl App {
                         order.items.len(),
                         order.personalized_items().count()
                     ),
-                    payload: Some(raw),
+                    payload: Some(raw.clone()),
                 },
             )
             .await?;
@@ -153,9 +236,8 @@ impl App {
                 )
                 .await?;
         }
-        let items: Vec<i64> = order.personalized_items().map(|i| i.id).collect();
         let jobs = self
-            .enqueue_renders(&mut tx, order_id, &items, &source.actor, now)
+            .enqueue_renders(&mut tx, order_id, &all, &source.actor, now)
             .await?;
         tx.commit().await?;
         tracing::info!(order_id, number = %order.number, jobs = jobs.len(), "order imported");
@@ -163,7 +245,157 @@ impl App {
             order_id,
             number: order.number.clone(),
             jobs,
+            outcome: Outcome::Created,
+            changes: String::new(),
         })
+    }
+
+    /// Merge the store's state into a stored order, with compare-and-set on its row version.
+    async fn merge_order(
+        &self,
+        store: &ConnectedStore,
+        raw: &serde_json::Value,
+        row: storage::OrderRow,
+        incoming: Order,
+        source: &ImportSource,
+        stored: &mut Vec<String>,
+    ) -> Result<Imported, AppError> {
+        let now = self.now();
+        let status_pending = {
+            let mut tx = self.db.begin().await?;
+            let pending = self
+                .db
+                .has_pending_outbox(&mut tx, row.id, "status")
+                .await?;
+            tx.commit().await?;
+            pending
+        };
+        let mut order = row.order.clone();
+        let unchanged = |outcome| Imported {
+            order_id: row.id,
+            number: row.order.number.clone(),
+            jobs: vec![],
+            outcome,
+            changes: String::new(),
+        };
+        let changes = match order.apply_store_update(incoming, status_pending, now) {
+            StoreUpdate::Stale { .. } => return Ok(unchanged(Outcome::Stale)),
+            StoreUpdate::Unchanged => return Ok(unchanged(Outcome::Unchanged)),
+            StoreUpdate::Changed(changes) => changes,
+        };
+        self.fetch_client_images(&mut order, &changes.rerender, source, stored)
+            .await?;
+        order.start_countdown(now, hours(store.settings.submit_after_hours));
+
+        let mut tx = self.db.begin().await?;
+        self.db
+            .update_order(&mut tx, row.id, row.row_version, &order, now)
+            .await?;
+        let summary = changes.summary();
+        self.db
+            .append_history(
+                &mut tx,
+                row.id,
+                &HistoryEvent {
+                    at: now,
+                    actor: source.actor.clone(),
+                    kind: EventKind::Updated,
+                    message: format!("updated in the store: {summary}"),
+                    payload: Some(raw.clone()),
+                },
+            )
+            .await?;
+        if let Some(change) = &changes.status {
+            self.db
+                .append_history(
+                    &mut tx,
+                    row.id,
+                    &HistoryEvent {
+                        at: now,
+                        actor: Actor::Store,
+                        kind: EventKind::StatusChanged,
+                        message: format!(
+                            "status {} → {} in the store{}",
+                            change.from.raw,
+                            change.to.raw,
+                            match change.countdown {
+                                domain::CountdownEffect::Unchanged => "",
+                                domain::CountdownEffect::Paused => "; countdown paused",
+                                domain::CountdownEffect::Resumed => "; countdown resumed",
+                                domain::CountdownEffect::Cleared => "; countdown cleared",
+                            }
+                        ),
+                        payload: Some(serde_json::json!({
+                            "from": change.from.raw, "to": change.to.raw,
+                            "countdown": change.countdown,
+                        })),
+                    },
+                )
+                .await?;
+        }
+        let jobs = self
+            .enqueue_renders(&mut tx, row.id, &changes.rerender, &source.actor, now)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(order_id = row.id, %summary, "order updated from the store");
+        Ok(Imported {
+            order_id: row.id,
+            number: order.number.clone(),
+            jobs,
+            outcome: Outcome::Updated,
+            changes: summary,
+        })
+    }
+
+    /// The store deleted (trashed) an order: it is flagged, and a running countdown stops so
+    /// it is never submitted by itself.
+    pub async fn order_deleted_in_store(
+        &self,
+        store: &ConnectedStore,
+        store_order_id: i64,
+        actor: &Actor,
+    ) -> Result<Option<i64>, AppError> {
+        for _ in 0..MERGE_ATTEMPTS {
+            let Some(row) = self.db.find_order(&store.id, store_order_id).await? else {
+                return Ok(None);
+            };
+            if row.order.flags.deleted_in_store {
+                return Ok(Some(row.id));
+            }
+            let now = self.now();
+            let mut order = row.order.clone();
+            order.flags.deleted_in_store = true;
+            order.countdown.clear();
+            let mut tx = self.db.begin().await?;
+            match self
+                .db
+                .update_order(&mut tx, row.id, row.row_version, &order, now)
+                .await
+            {
+                Err(storage::StorageError::Conflict { .. }) => continue,
+                other => other?,
+            };
+            self.db
+                .append_history(
+                    &mut tx,
+                    row.id,
+                    &HistoryEvent {
+                        at: now,
+                        actor: actor.clone(),
+                        kind: EventKind::Updated,
+                        message: "deleted in the store; it will not be submitted automatically"
+                            .into(),
+                        payload: None,
+                    },
+                )
+                .await?;
+            tx.commit().await?;
+            return Ok(Some(row.id));
+        }
+        Err(AppError::Storage(storage::StorageError::Conflict {
+            what: "order",
+            id: format!("{}/{store_order_id}", store.id),
+        }))
     }
 
     /// Delete the photos a refused import stored. Photos are shared by content, so only keys
@@ -183,21 +415,26 @@ impl App {
         }
     }
 
+    /// Fetch the photos of these items that are not in storage yet.
     async fn fetch_client_images(
         &self,
         order: &mut Order,
+        items: &[i64],
         source: &ImportSource,
         stored: &mut Vec<String>,
     ) -> Result<(), AppError> {
         for item in &mut order.items {
             // A removed line (quantity 0) is never rendered: its photos are not fetched.
-            if !item.is_rendered() {
+            if !item.is_rendered() || !items.contains(&item.id) {
                 continue;
             }
             let Some(p) = item.personalization.as_mut() else {
                 continue;
             };
             for image in &mut p.client_images {
+                if image.object_key.is_some() {
+                    continue;
+                }
                 let bytes = fetch::fetch_image(
                     &self.http,
                     &self.settings.fetch,

@@ -11,7 +11,11 @@ pub mod import;
 pub mod metrics;
 pub mod render_job;
 pub mod render_kind;
+pub mod store_import;
+pub mod store_sync;
+pub mod stores;
 pub mod templates;
+pub mod webhooks;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -55,6 +59,8 @@ pub struct AppSettings {
     /// Time bound of one render.
     pub render_timeout_secs: u64,
     pub fetch: fetch::FetchSettings,
+    /// How calls to stores' APIs are repeated and bounded.
+    pub store_api: store_sync::StoreApiSettings,
     /// How line items map to templates and fields.
     pub mapping: domain::ItemMapping,
 }
@@ -78,6 +84,7 @@ impl Default for AppSettings {
             submit_after_hours: 24.0,
             render_timeout_secs: 120,
             fetch: fetch::FetchSettings::default(),
+            store_api: store_sync::StoreApiSettings::default(),
             mapping: domain::ItemMapping::default(),
         }
     }
@@ -93,6 +100,12 @@ pub struct App {
     pub metrics: Metrics,
     pub clock: Clock,
     pub http: reqwest::Client,
+    /// For stores' APIs: their addresses come from the merchant's configuration, not from
+    /// customers, so they may be on the merchant's own network (no address guard).
+    pub store_http: reqwest::Client,
+    /// Seals and opens store credentials; `None` when no key is configured (stores with
+    /// credentials can then not be added or used).
+    pub secret_key: Option<Arc<secrets::SecretKey>>,
     /// Template versions already recorded in the `templates` table by this process.
     recorded_templates: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
@@ -125,8 +138,16 @@ impl App {
             metrics: Metrics::new(),
             clock,
             http,
+            store_http: reqwest::Client::new(),
+            secret_key: None,
             recorded_templates: Default::default(),
         })
+    }
+
+    /// Use this key for store credentials.
+    pub fn with_secret_key(mut self, key: secrets::SecretKey) -> App {
+        self.secret_key = Some(Arc::new(key));
+        self
     }
 
     pub fn now(&self) -> DateTime<Utc> {

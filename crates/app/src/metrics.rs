@@ -16,6 +16,8 @@ pub struct Metrics {
     pub render_seconds: HistogramVec,
     pub job_failures: IntCounterVec,
     pub jobs_finished: IntCounterVec,
+    /// Webhook deliveries answered, by what happened ("stored", "ping").
+    pub webhooks: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -62,12 +64,21 @@ impl Metrics {
             &["kind", "outcome"],
         )
         .expect("valid metric");
+        let webhooks = IntCounterVec::new(
+            Opts::new(
+                "pressroom_webhooks_total",
+                "Webhook deliveries accepted, by kind (stored, ping)",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(jobs.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(jobs_available.clone()),
             Box::new(render_seconds.clone()),
             Box::new(job_failures.clone()),
             Box::new(jobs_finished.clone()),
+            Box::new(webhooks.clone()),
         ] {
             registry.register(m).expect("metric registered once");
         }
@@ -78,6 +89,7 @@ impl Metrics {
             render_seconds,
             job_failures,
             jobs_finished,
+            webhooks,
         }
     }
 

@@ -11,6 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::housekeeping::{SWEEP_STAGING_EVERY, SWEEP_STAGING_JOB, SweepStaging, SweepStagingKind};
 use crate::render_kind::RenderKind;
+use crate::store_import::{
+    ImportKind, RECONCILE_EVERY, RECONCILE_STORES_JOB, ReconcileStoreKind, ReconcileStores,
+    ReconcileStoresKind,
+};
+use crate::store_sync::OutboxKind;
+use crate::webhooks::WebhookKind;
 use crate::{App, AppError};
 
 #[derive(Debug, Clone)]
@@ -31,6 +37,9 @@ pub struct WorkerOptions {
     /// How often the farm sweeps stale staging files (one worker per period); `None`: this
     /// worker does not schedule the sweep (another process may).
     pub sweep_every: Option<Duration>,
+    /// How often the farm polls every store for orders webhooks missed (one fan-out job per
+    /// period); `None`: this worker does not schedule it.
+    pub reconcile_every: Option<Duration>,
 }
 
 /// Memory a render may need at peak (canvas, template layers, encoders); used to bound
@@ -51,6 +60,7 @@ impl WorkerOptions {
             grace: Duration::from_secs(30),
             kinds: vec![],
             sweep_every: None,
+            reconcile_every: None,
         }
     }
 
@@ -88,16 +98,35 @@ fn available_memory() -> Option<u64> {
 /// Every job kind the application runs, and its periodic schedules at their default
 /// periods. A new kind is declared next to its use case and registered here.
 pub fn job_registry() -> Registry<App> {
-    job_registry_with(Some(SWEEP_STAGING_EVERY))
+    job_registry_with(Some(SWEEP_STAGING_EVERY), Some(RECONCILE_EVERY))
 }
 
-/// [`job_registry`] with the staging sweep every `sweep_every` (`None`: not scheduled here).
-pub fn job_registry_with(sweep_every: Option<Duration>) -> Registry<App> {
+/// [`job_registry`] with the staging sweep every `sweep_every` and the stores' reconcile poll
+/// every `reconcile_every` (`None`: not scheduled here).
+pub fn job_registry_with(
+    sweep_every: Option<Duration>,
+    reconcile_every: Option<Duration>,
+) -> Registry<App> {
     let mut registry = Registry::new();
     registry
         .register(RenderKind)
         .and_then(|r| r.register(SweepStagingKind))
+        .and_then(|r| r.register(WebhookKind))
+        .and_then(|r| r.register(OutboxKind))
+        .and_then(|r| r.register(ImportKind))
+        .and_then(|r| r.register(ReconcileStoresKind))
+        .and_then(|r| r.register(ReconcileStoreKind))
         .expect("job kind names are distinct");
+    if let Some(every) = reconcile_every {
+        registry
+            .periodic(
+                RECONCILE_STORES_JOB,
+                every.max(Duration::from_secs(1)),
+                &ReconcileStoresKind,
+                &ReconcileStores::default(),
+            )
+            .expect("the reconcile kind is registered");
+    }
     if let Some(every) = sweep_every {
         registry
             .periodic(
@@ -131,7 +160,7 @@ impl Worker {
 
     /// Run until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
-        let registry = job_registry_with(self.opts.sweep_every);
+        let registry = job_registry_with(self.opts.sweep_every, self.opts.reconcile_every);
         let runner = Runner::new(self.app, Arc::new(registry), self.opts.runner());
         if let Err(e) = runner.run(shutdown).await {
             tracing::error!(error = %e, "worker cannot start");

@@ -1,13 +1,14 @@
-//! A refused import leaves no customer photo behind in the files folder: photos this import
-//! stored are removed again, photos that were already there (another order's) stay.
+//! Imports merge orders that exist, and a refused import leaves no customer photo behind in
+//! the files folder: photos this import stored are removed again, photos that were already
+//! there (another order's) stay.
 
 use std::path::Path;
 
-use app::import::ImportSource;
-use app::{App, AppError, AppSettings};
-use domain::Actor;
+use app::import::{ImportSource, Outcome};
+use app::{App, AppSettings};
+use domain::{Actor, EventKind};
 use serde_json::{Value, json};
-use storage::{Db, DbOptions, Files, FilesConfig, StorageError};
+use storage::{Db, DbOptions, Files, FilesConfig};
 
 /// Serves the files of `fixtures/` below `/`; anything missing is a 404.
 async fn fixture_server() -> String {
@@ -58,41 +59,67 @@ async fn photos(app: &App) -> Vec<String> {
     app.files.list("photos").await.unwrap()
 }
 
+/// Importing an order that exists merges it: the same order changes nothing; a new photo is
+/// fetched and the item rendered again; an update whose photo cannot be fetched is refused,
+/// leaving the order and the files as they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_order_with_a_new_photo_leaves_no_photo_behind() {
+async fn an_order_imported_again_is_merged_and_a_refused_update_leaves_no_photo_behind() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
     let base = fixture_server().await;
     let first = name_tag(&format!("{base}/orders/biscuit.jpg"));
-    app.import_order(&serde_json::to_vec(&first).unwrap(), &api())
+    let created = app
+        .import_order(&serde_json::to_vec(&first).unwrap(), &api())
         .await
         .unwrap();
+    assert_eq!(created.outcome, Outcome::Created);
+    assert_eq!(created.jobs.len(), 1);
     let kept = photos(&app).await;
     assert_eq!(kept.len(), 1);
 
-    // The same order again, now with another photo: refused as a duplicate…
-    let again = name_tag(&format!("{base}/photos/baseline.jpg"));
-    let e = app
-        .import_order(&serde_json::to_vec(&again).unwrap(), &api())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, AppError::Storage(StorageError::DuplicateOrder { .. })),
-        "{e}"
-    );
-    // …and its new photo is gone, while the first order's stays.
-    assert_eq!(photos(&app).await, kept);
-
-    // The same photo as the first order, refused: the shared photo is not removed.
-    let e = app
+    // The same order again: nothing changes, nothing is rendered.
+    let same = app
         .import_order(&serde_json::to_vec(&first).unwrap(), &api())
         .await
+        .unwrap();
+    assert_eq!(
+        (same.order_id, same.outcome, same.jobs.len()),
+        (created.order_id, Outcome::Unchanged, 0)
+    );
+
+    // An update whose new photo is missing: refused, nothing stored, the order as it was.
+    let broken = name_tag(&format!("{base}/orders/missing.jpg"));
+    let e = app
+        .import_order(&serde_json::to_vec(&broken).unwrap(), &api())
+        .await
         .unwrap_err();
-    assert!(matches!(
-        e,
-        AppError::Storage(StorageError::DuplicateOrder { .. })
-    ));
-    assert_eq!(photos(&app).await, kept, "another order's photo stays");
+    assert_eq!(e.code(), "client_image", "{e}");
+    assert_eq!(photos(&app).await, kept);
+    let row = app.db.get_order(created.order_id).await.unwrap();
+    assert_eq!(row.row_version, 1, "the order was not written");
+
+    // The same order with another photo: merged, the photo fetched, the item re-rendered.
+    let again = name_tag(&format!("{base}/photos/progressive.jpg"));
+    let updated = app
+        .import_order(&serde_json::to_vec(&again).unwrap(), &api())
+        .await
+        .unwrap();
+    assert_eq!(updated.outcome, Outcome::Updated);
+    assert_eq!(updated.order_id, created.order_id);
+    assert_eq!(updated.jobs.len(), 1, "{}", updated.changes);
+    assert!(
+        updated.changes.contains("re-rendering"),
+        "{}",
+        updated.changes
+    );
+    assert_eq!(photos(&app).await.len(), 2);
+    let history = app.db.history(created.order_id).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.kind == EventKind::Updated && h.message.contains("items")),
+        "{history:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -305,15 +305,18 @@ async fn invalid_orders_store_nothing() {
         storage::QueueCounts::default()
     );
 
-    // The same order twice: the second is refused and the first is untouched.
-    app.import_order(&name_tag_order(8, "Ada"), &cli())
+    // The same order with a new name: one order, merged, its item rendered again.
+    let first = app
+        .import_order(&name_tag_order(8, "Ada"), &cli())
         .await
         .unwrap();
     let again = app
         .import_order(&name_tag_order(8, "Eve"), &cli())
         .await
-        .unwrap_err();
-    assert_eq!(again.code(), "duplicate_order");
+        .unwrap();
+    assert_eq!(again.order_id, first.order_id);
+    assert_eq!(again.outcome, app::import::Outcome::Updated);
+    assert_eq!(again.jobs.len(), 1);
     let orders = app.db.list_orders(100, 0).await.unwrap();
     assert_eq!(orders.len(), 1);
     assert_eq!(
@@ -322,7 +325,7 @@ async fn invalid_orders_store_nothing() {
             .as_ref()
             .unwrap()
             .values["name"],
-        "Ada"
+        "Eve"
     );
 }
 

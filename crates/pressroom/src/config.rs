@@ -20,6 +20,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub worker: WorkerConfig,
     pub log: LogConfig,
+    pub secrets: SecretsConfig,
     /// Rendering, templates, fetching images and the line-item mapping.
     pub app: app::AppSettings,
 }
@@ -74,6 +75,19 @@ pub struct WorkerConfig {
     /// How often one worker of the farm sweeps stale staging files from the local folder
     /// (0: never; workers still sweep once when they start).
     pub sweep_every_secs: u64,
+    /// How often one worker of the farm polls every connected store for orders changed
+    /// since the last poll (what webhooks missed); 0: never.
+    pub reconcile_every_secs: u64,
+}
+
+/// The key store credentials are sealed with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// 32 bytes in base64 (`pressroom secrets-key` makes one). Every process of a farm needs
+    /// the same key. Empty: made once and kept in `<data_dir>/secrets.key`, which suits one
+    /// machine.
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +108,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             worker: WorkerConfig::default(),
             log: LogConfig::default(),
+            secrets: SecretsConfig::default(),
             app: app::AppSettings {
                 templates_dir: PathBuf::from("templates"),
                 ..Default::default()
@@ -145,6 +160,7 @@ impl Default for WorkerConfig {
             grace_secs: 30,
             metrics_listen: String::new(),
             sweep_every_secs: 3600,
+            reconcile_every_secs: 300,
         }
     }
 }
@@ -158,8 +174,8 @@ impl Default for LogConfig {
     }
 }
 
-const SECTIONS: [&str; 7] = [
-    "data_dir", "database", "files", "server", "worker", "log", "app",
+const SECTIONS: [&str; 8] = [
+    "data_dir", "database", "files", "server", "worker", "log", "app", "secrets",
 ];
 
 const HIDDEN: &str = "********";
@@ -266,6 +282,34 @@ impl Config {
         Ok(secret)
     }
 
+    /// The key store credentials are sealed with: configured, or made once and kept in the
+    /// data folder (readable by its owner only).
+    pub fn secret_key(&self) -> Result<secrets::SecretKey> {
+        if !self.secrets.key.is_empty() {
+            return Ok(secrets::SecretKey::from_base64(&self.secrets.key)?);
+        }
+        let path = self.data_dir.join("secrets.key");
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            return secrets::SecretKey::from_base64(&s)
+                .with_context(|| format!("the secrets key in {}", path.display()));
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("create data folder {}", self.data_dir.display()))?;
+        let key = secrets::SecretKey::generate()?;
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("write {}", path.display()))?;
+            f.write_all(key.as_bytes())?;
+        }
+        Ok(secrets::SecretKey::from_base64(&key)?)
+    }
+
     /// The effective configuration as TOML, with passwords and secrets replaced by stars.
     pub fn to_redacted_toml(&self) -> Result<String> {
         let mut c = self.clone();
@@ -278,6 +322,9 @@ impl Config {
         }
         if !c.files.url_secret.is_empty() {
             c.files.url_secret = HIDDEN.into();
+        }
+        if !c.secrets.key.is_empty() {
+            c.secrets.key = HIDDEN.into();
         }
         Ok(toml::to_string_pretty(&c)?)
     }

@@ -1,11 +1,13 @@
 //! `pressroom`: one binary, several roles: `serve` (HTTP + a worker), `worker` (render-farm
-//! worker), `migrate`, `order` (add / render / show), `config`, and `render` (one print file
+//! worker), `migrate`, `order` (add / render / show), `store` (connect WooCommerce stores),
+//! `import` (pull a store's orders), `config`, `secrets-key`, and `render` (one print file
 //! from a template folder, no database).
 #![forbid(unsafe_code)]
 
 mod config;
 mod render_cmd;
 mod roles;
+mod store_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,14 @@ enum Command {
     /// Orders: import one, re-render one, show one.
     #[command(subcommand)]
     Order(roles::OrderCommand),
+    /// Connected WooCommerce stores: add, list, show, test, remove.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
+    /// Import a store's orders: all, by creation date, or by id (new ones created, known ones
+    /// updated; running it again changes nothing).
+    Import(store_cmd::ImportArgs),
+    /// Print a new key for `secrets.key` (store credentials are sealed with it).
+    SecretsKey,
     /// Print the effective configuration (secrets hidden).
     Config,
 }
@@ -47,6 +57,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Render(args) => render_cmd::run(args),
+        Command::SecretsKey => match secrets::SecretKey::generate() {
+            Ok(key) => {
+                println!("{key}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
         command => {
             let config = match config::Config::load(cli.config.as_deref()) {
                 Ok(c) => c,
@@ -64,7 +84,9 @@ fn main() -> ExitCode {
                 Command::Serve(args) => roles::serve(config, args),
                 Command::Worker(args) => roles::worker(config, args),
                 Command::Order(cmd) => roles::order(config, cmd),
-                Command::Render(_) => unreachable!("handled above"),
+                Command::Store(cmd) => store_cmd::store(config, cmd),
+                Command::Import(args) => store_cmd::import(config, args),
+                Command::Render(_) | Command::SecretsKey => unreachable!("handled above"),
             };
             match result {
                 Ok(code) => code,

@@ -70,13 +70,13 @@ pub enum OrderCommand {
     Show { id: i64 },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
 }
 
-fn init_logging(config: &Config) {
+pub(crate) fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
@@ -90,7 +90,7 @@ fn init_logging(config: &Config) {
     };
 }
 
-async fn open_app(config: &Config) -> Result<Arc<App>> {
+pub(crate) async fn open_app(config: &Config) -> Result<Arc<App>> {
     if config.database.url.is_empty() || config.files.kind == "local" {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create data folder {}", config.data_dir.display()))?;
@@ -118,7 +118,8 @@ async fn open_app(config: &Config) -> Result<Arc<App>> {
         }
     };
     let files = storage::Files::open(&config.files_config()?, Some(config.url_mode()?))?;
-    let app = App::new(db, files, config.app.clone(), app::system_clock())?;
+    let app = App::new(db, files, config.app.clone(), app::system_clock())?
+        .with_secret_key(config.secret_key()?);
     Ok(Arc::new(app))
 }
 
@@ -172,6 +173,8 @@ fn worker_options(
     opts.grace = Duration::from_secs(config.worker.grace_secs);
     opts.sweep_every = (config.worker.sweep_every_secs > 0)
         .then(|| Duration::from_secs(config.worker.sweep_every_secs));
+    opts.reconcile_every = (config.worker.reconcile_every_secs > 0)
+        .then(|| Duration::from_secs(config.worker.reconcile_every_secs));
     opts
 }
 
@@ -285,24 +288,24 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
                 match app.import_order(&body, &source).await {
                     Ok(imported) => {
                         println!("{}", serde_json::to_string_pretty(&imported)?);
+                        // Adding the same order again changes nothing and is not an error
+                        // (the first command of the README may be run twice).
+                        if imported.outcome != app::import::Outcome::Created {
+                            eprintln!(
+                                "{}: already imported as order {} ({}){}",
+                                file.display(),
+                                imported.order_id,
+                                imported.outcome.as_str(),
+                                if imported.jobs.is_empty() {
+                                    format!("; nothing to render (`pressroom order render {} --wait` renders it again)", imported.order_id)
+                                } else {
+                                    String::new()
+                                }
+                            );
+                        }
                         if wait {
                             run_until_done(&app, &config, &imported.jobs).await?;
                             print_renders(&app, &config, imported.order_id).await?;
-                        }
-                        Ok(ExitCode::SUCCESS)
-                    }
-                    // Adding the same order again changes nothing and is not an error (the
-                    // first command of the README may be run twice).
-                    Err(app::AppError::Storage(storage::StorageError::DuplicateOrder {
-                        existing,
-                        ..
-                    })) => {
-                        eprintln!(
-                            "{}: already imported as order {existing}; nothing changed (`pressroom order render {existing} --wait` renders it again)",
-                            file.display()
-                        );
-                        if wait {
-                            print_renders(&app, &config, existing).await?;
                         }
                         Ok(ExitCode::SUCCESS)
                     }

@@ -23,12 +23,19 @@ pub(crate) async fn add_order(State(app): State<Arc<App>>, body: Bytes) -> ApiRe
         local_files: None,
     };
     let imported = app.import_order(&body, &source).await?;
+    let status = if imported.outcome == app::import::Outcome::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let body = api::Imported {
         order_id: imported.order_id,
         number: imported.number,
         jobs: imported.jobs,
+        outcome: imported.outcome.as_str().into(),
+        changes: imported.changes,
     };
-    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+    Ok((status, axum::Json(body)).into_response())
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,9 @@
 mod error;
 mod handlers;
 mod health;
+mod stores;
 mod views;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::ApiError;
 pub use health::PROBE_TIMEOUT;
 pub use views::order_view;
+pub use webhooks::MAX_WEBHOOK_BYTES;
 
 /// The largest request body (an order) the API accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -42,6 +45,23 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/orders/{id}/render", post(handlers::render_order))
         .route("/api/v1/renders/{id}/{file}", get(handlers::download))
         .route("/files/{*key}", get(handlers::signed_file))
+        .route(
+            "/webhooks/woocommerce/{store}",
+            post(webhooks::woocommerce).layer(DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES)),
+        )
+        .route(
+            "/api/v1/stores",
+            get(stores::list_stores).post(stores::put_store),
+        )
+        .route(
+            "/api/v1/stores/{id}",
+            get(stores::get_store).delete(stores::delete_store),
+        )
+        .route("/api/v1/stores/{id}/test", post(stores::test_store))
+        .route("/api/v1/stores/{id}/imports", post(stores::queue_import))
+        .route("/api/v1/imports/{id}", get(stores::get_import))
+        .route("/api/v1/orders/{id}/status", post(stores::set_status))
+        .route("/api/v1/orders/{id}/notes", post(stores::add_note))
         .fallback(error::no_route)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -351,9 +351,16 @@ async fn invalid_orders_are_refused_and_nothing_is_stored(
     let message = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "client_image").await;
     assert!(message.contains("404"), "the message says why: {message}");
 
+    // The order imported earlier, again: merged into it (200, not a new order).
     let order = order_fixture("name-tag.json", "Photo", &format!("{photos}/photo.jpg"));
     let resp = http.post(&orders).json(&order).send().await.unwrap();
-    expect_error(resp, StatusCode::CONFLICT, "duplicate_order").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let again: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(again["order_id"], order_id, "{again}");
+    assert!(
+        ["unchanged", "updated"].contains(&again["outcome"].as_str().unwrap()),
+        "{again}"
+    );
 
     let list = get_json(http, &orders).await;
     let listed: Vec<i64> = list["orders"]
