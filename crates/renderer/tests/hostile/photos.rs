@@ -58,6 +58,9 @@ const OPAQUE_CARDS: &[&str] = &[
     "orientation-8.jpg",
     "rgb8.png",
     "palette.png",
+    "lossy.webp",
+    // Its first frame; the second is solid blue.
+    "animated.gif",
 ];
 
 #[test]
@@ -202,7 +205,13 @@ fn every_good_format_renders_into_a_photo_slot() {
     let r = renderer();
     let tpl = r.load_template(&t.dir()).expect("template loads");
     let mut all: Vec<&str> = OPAQUE_CARDS.to_vec();
-    all.extend(["alpha.png", "rgba16.png", "gray.png"]);
+    all.extend([
+        "alpha.png",
+        "rgba16.png",
+        "gray.png",
+        "alpha.webp",
+        "lossy-alpha.webp",
+    ]);
     for name in all {
         let bytes = photo(name);
         let mut input = Input::default();
@@ -228,7 +237,7 @@ fn every_good_format_renders_into_a_photo_slot() {
             ),
         }
         match name {
-            "alpha.png" | "rgba16.png" => {
+            "alpha.png" | "rgba16.png" | "alpha.webp" | "lossy-alpha.webp" => {
                 assert!(
                     tr[0] < 10
                         && tr[1] < 10
@@ -248,5 +257,89 @@ fn every_good_format_renders_into_a_photo_slot() {
             1,
             "{name}: the photo's hash is recorded"
         );
+    }
+}
+
+#[test]
+fn lossless_webp_decodes_to_exactly_its_pngs_pixels() {
+    // alpha.webp is alpha.png saved losslessly (VP8L, alpha included): every pixel matches.
+    let webp = decode("alpha.webp");
+    let png = decode("alpha.png");
+    assert_eq!((webp.width, webp.height), (240, 320));
+    let (Pixels::Rgba8(w), Pixels::Rgba8(p)) = (&webp.pixels, &png.pixels) else {
+        panic!("both keep their alpha channel")
+    };
+    assert!(w == p, "alpha.webp and alpha.png differ");
+}
+
+#[test]
+fn lossy_webp_with_alpha_decodes_premultiplied() {
+    // Lossy colour (VP8) with a lossless alpha chunk (ALPH) in an extended file (VP8X).
+    let d = decode("lossy-alpha.webp");
+    check_buffer("lossy-alpha.webp", &d);
+    assert_eq!((d.width, d.height), (240, 320));
+    assert!(matches!(d.pixels, Pixels::Rgba8(_)), "keeps its alpha");
+    let red = patch(&d, 60, 80);
+    assert!(is_red(&red) && red[3] == 255, "opaque red, got {red:?}");
+    // Blue at alpha 128 (exact: the alpha is lossless), premultiplied.
+    let b = at(&d, 180, 80);
+    assert_eq!(b[3], 128, "alpha of the blue block, got {b:?}");
+    assert!(b[0] < 8 && b[1] < 8 && (120..=128).contains(&b[2]), "{b:?}");
+}
+
+#[test]
+fn animated_gif_has_two_frames_of_different_colours() {
+    // Guards the fixture: the test cards above would pass on the second frame only if it were
+    // the card, and it is solid blue.
+    use image::AnimationDecoder;
+    let bytes = photo("animated.gif");
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&bytes))
+        .expect("a GIF")
+        .into_frames()
+        .collect_frames()
+        .expect("frames decode");
+    assert_eq!(frames.len(), 2);
+    let first = frames[0].buffer().get_pixel(20, 20).0;
+    let second = frames[1].buffer().get_pixel(20, 20).0;
+    assert!(is_red(&first), "first frame: red, got {first:?}");
+    assert_eq!(second, [0, 0, 255, 255], "second frame: blue");
+}
+
+#[test]
+fn gif_decodes_its_first_frame_only_and_opaque_stays_rgb() {
+    let d = decode("animated.gif");
+    assert_eq!((d.width, d.height), (240, 320));
+    let Pixels::Rgb8(v) = &d.pixels else {
+        panic!("a GIF with no transparent pixel decodes to RGB")
+    };
+    // Not one pixel of the blue second frame.
+    assert!(
+        !v.chunks_exact(3).any(|p| p == [0, 0, 255]),
+        "the second frame leaked into the decode"
+    );
+    // The first frame is exactly the card's palette colours: red and white are in it.
+    assert_eq!(at(&d, 20, 20), [255, 0, 0, 255]);
+    assert_eq!(at(&d, 220, 20), [255, 255, 255, 255]);
+    // A plain single-frame GIF decodes too.
+    let small = decode("photo.gif");
+    assert_eq!((small.width, small.height), (64, 48));
+}
+
+#[test]
+fn webp_and_gif_template_images_load_and_draw() {
+    // Template raster layers go through the same checks as photos, so they may be WebP or GIF.
+    for name in ["lossy.webp", "animated.gif"] {
+        let manifest = format!(
+            "id = \"art\"\n[print_area]\nwidth = 240\nheight = 320\nunit = \"px\"\n\n[[layers]]\nkind = \"raster\"\nfile = \"{name}\"\n"
+        );
+        let t = TempTemplate::new(&manifest);
+        t.write(name, &photo(name));
+        let r = renderer();
+        let tpl = t.load().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out = r
+            .render(&tpl, &Input::default(), renderer::Scale::Print, &crate::common::never)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let tl = px(&out, 60, 80);
+        assert!(is_red(&tl), "{name}: red top-left, got {tl:?}");
     }
 }
