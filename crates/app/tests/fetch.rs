@@ -286,6 +286,7 @@ fn every_photo_fixture_is_sniffed_by_its_signature() {
             "iphone.heic",
             Refused("HEIC images (iPhone photos) are not accepted"),
         ),
+        ("lossless.webp", Kind(ImageKind::WebP)),
         ("lossy-alpha.webp", Kind(ImageKind::WebP)),
         ("lossy.webp", Kind(ImageKind::WebP)),
         ("order.pdf", Refused("PDF documents are not accepted")),

@@ -59,6 +59,7 @@ const OPAQUE_CARDS: &[&str] = &[
     "rgb8.png",
     "palette.png",
     "lossy.webp",
+    "lossless.webp",
     // Its first frame; the second is solid blue.
     "animated.gif",
 ];
@@ -261,15 +262,18 @@ fn every_good_format_renders_into_a_photo_slot() {
 }
 
 #[test]
-fn lossless_webp_decodes_to_exactly_its_pngs_pixels() {
-    // alpha.webp is alpha.png saved losslessly (VP8L, alpha included): every pixel matches.
-    let webp = decode("alpha.webp");
-    let png = decode("alpha.png");
-    assert_eq!((webp.width, webp.height), (240, 320));
-    let (Pixels::Rgba8(w), Pixels::Rgba8(p)) = (&webp.pixels, &png.pixels) else {
-        panic!("both keep their alpha channel")
-    };
-    assert!(w == p, "alpha.webp and alpha.png differ");
+fn lossless_webps_decode_to_exactly_their_pngs_pixels() {
+    // lossless.webp is rgb8.png and alpha.webp is alpha.png, saved losslessly (VP8L).
+    for (webp, png) in [("lossless.webp", "rgb8.png"), ("alpha.webp", "alpha.png")] {
+        let (w, p) = (decode(webp), decode(png));
+        assert_eq!((w.width, w.height), (240, 320), "{webp}");
+        match (&w.pixels, &p.pixels) {
+            (Pixels::Rgb8(a), Pixels::Rgb8(b)) | (Pixels::Rgba8(a), Pixels::Rgba8(b)) => {
+                assert!(a == b, "{webp} and {png} differ")
+            }
+            _ => panic!("{webp} and {png} decode to different pixel types"),
+        }
+    }
 }
 
 #[test]

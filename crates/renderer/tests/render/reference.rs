@@ -1,6 +1,7 @@
 //! Every fixture template, rendered at a low test DPI, matches its reference image within a
 //! tolerance. On a mismatch the actual image and a diff image are written to
-//! `target/reference-diffs/`. `PRESSROOM_BLESS=1` rewrites the references instead.
+//! `target/reference-diffs/`. `PRESSROOM_BLESS=1` rewrites the references instead. A WebP photo
+//! renders like the same photo as PNG.
 
 use crate::common::*;
 use renderer::Scale;
@@ -139,7 +140,7 @@ fn differing_share(a: &resvg::tiny_skia::Pixmap, b: &resvg::tiny_skia::Pixmap) -
 
 #[test]
 fn a_webp_photo_renders_like_the_same_photo_as_png() {
-    // alpha.webp is alpha.png saved losslessly: the pet portrait must come out the same from
+    // lossless.webp is rgb8.png saved losslessly: the pet portrait must come out the same from
     // either, and not like the fixture's own photo (so the photo was drawn at all).
     let r = renderer();
     let t = r.load_template(&fixture("pet-portrait")).unwrap();
@@ -150,8 +151,8 @@ fn a_webp_photo_renders_like_the_same_photo_as_png() {
         r.render(&t, &input, Scale::Dpi(60.0), &never)
             .unwrap_or_else(|e| panic!("{photo}: {e}"))
     };
-    let webp = render_with("alpha.webp");
-    let png = render_with("alpha.png");
+    let png = render_with("rgb8.png");
+    let webp = render_with("lossless.webp");
     let share = differing_share(&webp.canvas, &png.canvas);
     assert!(
         share <= MAX_DIFFERING,
