@@ -371,7 +371,8 @@ fn foreign_signatures_are_named_in_their_variants() {
         Err(UnsupportedImage::Format(f)) => Some(f),
         _ => None,
     };
-    let cases: Vec<(&str, Vec<u8>, Option<ForeignFormat>)> = vec![
+    let cases: Vec<(&str, Vec<u8>, Option<ForeignFormat>)> =
+        vec![
         ("heic brand", ftyp(b"heic", &[b"mif1"]), Some(ForeignFormat::Heic)),
         ("heix brand", ftyp(b"heix", &[]), Some(ForeignFormat::Heic)),
         (

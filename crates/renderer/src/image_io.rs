@@ -130,10 +130,7 @@ impl UnsupportedImage {
             UnsupportedImage::Empty => "the file is empty (0 bytes)".to_string(),
             UnsupportedImage::Unrecognised { first_bytes } => {
                 let hex: Vec<String> = first_bytes.iter().map(|b| format!("{b:02x}")).collect();
-                format!(
-                    "not an image we recognise (first bytes: {})",
-                    hex.join(" ")
-                )
+                format!("not an image we recognise (first bytes: {})", hex.join(" "))
             }
         }
     }

@@ -341,7 +341,12 @@ fn webp_and_gif_template_images_load_and_draw() {
         let r = renderer();
         let tpl = t.load().unwrap_or_else(|e| panic!("{name}: {e}"));
         let out = r
-            .render(&tpl, &Input::default(), renderer::Scale::Print, &crate::common::never)
+            .render(
+                &tpl,
+                &Input::default(),
+                renderer::Scale::Print,
+                &crate::common::never,
+            )
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let tl = px(&out, 60, 80);
         assert!(is_red(&tl), "{name}: red top-left, got {tl:?}");

@@ -73,11 +73,17 @@ const ASK_CUSTOMER: &str = "ask the customer for a JPEG, PNG, WebP or GIF";
 #[test]
 fn formats_that_are_not_accepted_are_named() {
     let cases = [
-        ("iphone.heic", "HEIC images (iPhone photos) are not accepted"),
+        (
+            "iphone.heic",
+            "HEIC images (iPhone photos) are not accepted",
+        ),
         ("photo.avif", "AVIF images are not accepted"),
         ("order.pdf", "PDF documents are not accepted"),
         ("drawing.svg", "SVG drawings are not accepted"),
-        ("tiny.tif", "TIFF images (and camera RAW files) are not accepted"),
+        (
+            "tiny.tif",
+            "TIFF images (and camera RAW files) are not accepted",
+        ),
         ("tiny.bmp", "BMP images are not accepted"),
     ];
     for (name, named) in cases {

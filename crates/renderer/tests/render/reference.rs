@@ -133,7 +133,11 @@ fn differing_share(a: &resvg::tiny_skia::Pixmap, b: &resvg::tiny_skia::Pixmap) -
         .data()
         .chunks_exact(4)
         .zip(b.data().chunks_exact(4))
-        .filter(|(p, q)| p.iter().zip(*q).any(|(x, y)| x.abs_diff(*y) > CHANNEL_TOLERANCE))
+        .filter(|(p, q)| {
+            p.iter()
+                .zip(*q)
+                .any(|(x, y)| x.abs_diff(*y) > CHANNEL_TOLERANCE)
+        })
         .count();
     differing as f64 / (a.width() as f64 * a.height() as f64)
 }
@@ -147,7 +151,9 @@ fn a_webp_photo_renders_like_the_same_photo_as_png() {
     let render_with = |photo: &str| {
         let mut input = fixture_input(&r, &t, "pet-portrait");
         let bytes = std::fs::read(root().join("fixtures/photos").join(photo)).unwrap();
-        input.photos.insert("photo".into(), std::sync::Arc::new(bytes));
+        input
+            .photos
+            .insert("photo".into(), std::sync::Arc::new(bytes));
         r.render(&t, &input, Scale::Dpi(60.0), &never)
             .unwrap_or_else(|e| panic!("{photo}: {e}"))
     };
