@@ -365,8 +365,14 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, String> {
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     // For a GIF this is the first frame, placed on its logical screen (transparent around it);
     // for an animated WebP, the first frame too.
-    let mut img = DynamicImage::from_decoder(decoder)
-        .map_err(|e| format!("corrupt or truncated {name}: {e}"))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| match e {
+        // The header was within the limits but the data asks for more (a GIF frame larger
+        // than its screen): refused before that memory is taken.
+        image::ImageError::Limits(_) => {
+            format!("corrupt {name}: decoding it needs more memory than a {w} x {h} image ({e})")
+        }
+        e => format!("corrupt or truncated {name}: {e}"),
+    })?;
     img.apply_orientation(orientation);
     let (width, height) = (img.width(), img.height());
     let pixels = if img.color().has_alpha() {

@@ -5,7 +5,9 @@
 //! and white in the top-right quarter (see fixtures/photos/make.py). Rotated files store the
 //! pixels turned and carry an EXIF Orientation that turns them back.
 
-use crate::common::{TempTemplate, is_red, is_white, photo, px, render_at_30dpi, renderer};
+use crate::common::{
+    TempTemplate, is_red, is_white, one_pixel_gif, photo, px, render_at_30dpi, renderer,
+};
 use renderer::{Decoded, Input, Limits, Pixels, decode_image};
 use std::sync::Arc;
 
@@ -327,6 +329,20 @@ fn gif_decodes_its_first_frame_only_and_opaque_stays_rgb() {
     // A plain single-frame GIF decodes too.
     let small = decode("photo.gif");
     assert_eq!((small.width, small.height), (64, 48));
+}
+
+#[test]
+fn a_gif_frame_smaller_than_its_screen_sits_at_its_offset_on_transparency() {
+    // A 3 x 3 screen with one red pixel at (1, 1): the rest of the screen is transparent (the
+    // GIF background colour is ignored, as browsers do).
+    let d = decode_image(&one_pixel_gif((3, 3), (1, 1), (1, 1)), &Limits::default())
+        .expect("a small complete GIF");
+    assert_eq!((d.width, d.height), (3, 3));
+    assert!(matches!(d.pixels, Pixels::Rgba8(_)), "transparency kept");
+    assert_eq!(at(&d, 1, 1), [255, 0, 0, 255]);
+    for (x, y) in [(0, 0), (2, 2), (0, 1), (1, 2)] {
+        assert_eq!(at(&d, x, y), [0, 0, 0, 0], "({x}, {y})");
+    }
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! Files the renderer must refuse, with a reason a merchant can act on, without panicking; and
 //! over-limit files refused from their header, before a single pixel is decoded.
 
-use crate::common::{TempTemplate, photo, render_at_30dpi, renderer, renderer_with, solid_png};
+use crate::common::{
+    TempTemplate, largest_allocation_during, one_pixel_gif, photo, render_at_30dpi, renderer,
+    renderer_with, solid_png,
+};
 use renderer::{Input, Limits, RenderError, decode_image};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -120,6 +123,24 @@ fn oversized_headers_are_refused_before_decoding() {
             "{name}: {msg}"
         );
     }
+}
+
+#[test]
+fn a_gif_frame_larger_than_its_screen_is_refused_without_allocating_it() {
+    // The header check sees a 1 x 1 screen; the frame inside claims 60000 x 60000 (14 GB as
+    // RGBA). The decoder's allocation limit, sized from the screen, refuses it.
+    let gif = one_pixel_gif((1, 1), (0, 0), (60000, 60000));
+    let (msg, largest) =
+        largest_allocation_during(|| refuse("big frame", &gif, &Limits::default()));
+    assert!(
+        largest < 64 << 20,
+        "largest allocation {largest} bytes for a 1 x 1 GIF"
+    );
+    assert_mentions(
+        "big frame",
+        &msg,
+        &["corrupt GIF", "more memory than a 1 x 1 image"],
+    );
 }
 
 #[test]
