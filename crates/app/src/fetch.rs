@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppError;
 
+pub use renderer::{ForeignFormat, ImageKind, UnsupportedImage};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FetchSettings {
@@ -349,13 +351,9 @@ pub async fn fetch_image(
     }
 }
 
-/// The file extension for stored image bytes, from their signature.
-pub fn image_extension(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("jpg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("png")
-    } else {
-        None
-    }
+/// The format of a customer's photo from its signature: JPEG, PNG, WebP or GIF, else an error
+/// naming what it is (HEIC, PDF, SVG...) that tells the merchant what to ask the customer for.
+/// The renderer's own check, so what is stored is what will render.
+pub fn sniff_image(bytes: &[u8]) -> Result<ImageKind, UnsupportedImage> {
+    renderer::sniff_image(bytes)
 }

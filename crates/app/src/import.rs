@@ -443,10 +443,12 @@ impl App {
                     &image.source_url,
                 )
                 .await?;
-                let ext = fetch::image_extension(&bytes).ok_or_else(|| AppError::ClientImage {
-                    url: image.source_url.clone(),
-                    message: "not a JPEG or PNG image".into(),
-                })?;
+                let ext = fetch::sniff_image(&bytes)
+                    .map_err(|e| AppError::ClientImage {
+                        url: image.source_url.clone(),
+                        message: e.to_string(),
+                    })?
+                    .extension();
                 // Photos are keyed by their content only: the same photo in two orders is
                 // stored once, and no customer file name reaches a key.
                 let sha256 = hex::encode(Sha256::digest(&bytes));

@@ -2,13 +2,19 @@
 //! link-local (cloud metadata), CGNAT and other special addresses are refused whatever form the
 //! URL takes, after DNS resolution and on every redirect hop, with one message that tells
 //! nothing about the target. `app.fetch.allow_hosts` lets chosen hosts through.
+//!
+//! What was fetched is a photo by its signature (JPEG, PNG, WebP or GIF); anything else is
+//! refused naming what it is (HEIC, PDF, SVG...), so the merchant knows what to ask for.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use app::AppError;
-use app::fetch::{AddressPolicy, FetchSettings, fetch_image, http_client, is_public};
+use app::fetch::{
+    AddressPolicy, FetchSettings, ForeignFormat, ImageKind, UnsupportedImage, fetch_image,
+    http_client, is_public, sniff_image,
+};
 use testkit::StubResponse;
 use tokio::io::AsyncWriteExt;
 
@@ -251,4 +257,191 @@ fn allow_list_entries_are_checked() {
     assert!(p.allows_name("Photos.Internal."));
     let e = AddressPolicy::new(&["http://x/".into()]).unwrap_err();
     assert!(e.contains("\"http://x/\""), "{e}");
+}
+
+/// What `sniff_image` must say about a file: its kind, or the start of its refusal.
+enum Sniffed {
+    Kind(ImageKind),
+    Refused(&'static str),
+}
+
+#[test]
+fn every_photo_fixture_is_sniffed_by_its_signature() {
+    use Sniffed::*;
+    let dir = testkit::repo_root().join("fixtures/photos");
+    let expected: &[(&str, Sniffed)] = &[
+        ("alpha.png", Kind(ImageKind::Png)),
+        ("alpha.webp", Kind(ImageKind::WebP)),
+        ("animated.gif", Kind(ImageKind::Gif)),
+        ("baseline.jpg", Kind(ImageKind::Jpeg)),
+        // Signatures only: an over-limit or truncated file is the decoder's to refuse.
+        ("bomb.png", Kind(ImageKind::Png)),
+        ("cmyk.jpg", Kind(ImageKind::Jpeg)),
+        ("drawing.svg", Refused("SVG drawings are not accepted")),
+        ("empty.jpg", Refused("the file is empty")),
+        ("gray.png", Kind(ImageKind::Png)),
+        ("huge.gif", Kind(ImageKind::Gif)),
+        ("huge.jpg", Kind(ImageKind::Jpeg)),
+        (
+            "iphone.heic",
+            Refused("HEIC images (iPhone photos) are not accepted"),
+        ),
+        ("lossless.webp", Kind(ImageKind::WebP)),
+        ("lossy-alpha.webp", Kind(ImageKind::WebP)),
+        ("lossy.webp", Kind(ImageKind::WebP)),
+        ("order.pdf", Refused("PDF documents are not accepted")),
+        ("orientation-3.jpg", Kind(ImageKind::Jpeg)),
+        ("orientation-6.jpg", Kind(ImageKind::Jpeg)),
+        ("orientation-8.jpg", Kind(ImageKind::Jpeg)),
+        ("palette.png", Kind(ImageKind::Png)),
+        ("photo.avif", Refused("AVIF images are not accepted")),
+        ("photo.gif", Kind(ImageKind::Gif)),
+        ("progressive.jpg", Kind(ImageKind::Jpeg)),
+        (
+            "random.jpg",
+            Refused("not an image we recognise (first bytes: "),
+        ),
+        ("rgb8.png", Kind(ImageKind::Png)),
+        ("rgba16.png", Kind(ImageKind::Png)),
+        (
+            "text.png",
+            Refused("not an image we recognise (first bytes: 54 68 69 73 20 69 73 20)"),
+        ),
+        ("tiny.bmp", Refused("BMP images are not accepted")),
+        (
+            "tiny.tif",
+            Refused("TIFF images (and camera RAW files) are not accepted"),
+        ),
+        ("truncated.jpg", Kind(ImageKind::Jpeg)),
+        ("truncated.png", Kind(ImageKind::Png)),
+        ("truncated.webp", Kind(ImageKind::WebP)),
+    ];
+    // Every fixture is in the table, so a new one is classified here too.
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".md") && !n.ends_with(".py"))
+        .collect();
+    on_disk.sort();
+    let listed: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
+    assert_eq!(on_disk, listed, "fixtures/photos and this table differ");
+
+    for (name, want) in expected {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        match (sniff_image(&bytes), want) {
+            (Ok(kind), Kind(k)) => assert_eq!(kind, *k, "{name}"),
+            (Err(e), Refused(start)) => {
+                let msg = e.to_string();
+                assert!(msg.starts_with(start), "{name}: {msg}");
+                assert!(
+                    msg.ends_with("; ask the customer for a JPEG, PNG, WebP or GIF"),
+                    "{name}: {msg}"
+                );
+            }
+            (got, _) => panic!("{name}: got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn image_kinds_have_their_extensions() {
+    for (kind, ext) in [
+        (ImageKind::Jpeg, "jpg"),
+        (ImageKind::Png, "png"),
+        (ImageKind::WebP, "webp"),
+        (ImageKind::Gif, "gif"),
+    ] {
+        assert_eq!(kind.extension(), ext);
+    }
+}
+
+#[test]
+fn foreign_signatures_are_named_in_their_variants() {
+    fn ftyp(major: &[u8; 4], compatible: &[&[u8; 4]]) -> Vec<u8> {
+        let mut b = ((16 + 4 * compatible.len()) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(b"ftyp");
+        b.extend_from_slice(major);
+        b.extend_from_slice(&[0; 4]);
+        for c in compatible {
+            b.extend_from_slice(*c);
+        }
+        b
+    }
+    let format = |bytes: &[u8]| match sniff_image(bytes) {
+        Err(UnsupportedImage::Format(f)) => Some(f),
+        _ => None,
+    };
+    let cases: Vec<(&str, Vec<u8>, Option<ForeignFormat>)> =
+        vec![
+        ("heic brand", ftyp(b"heic", &[b"mif1"]), Some(ForeignFormat::Heic)),
+        ("heix brand", ftyp(b"heix", &[]), Some(ForeignFormat::Heic)),
+        (
+            "mif1 listing heic",
+            ftyp(b"mif1", &[b"mif1", b"heic"]),
+            Some(ForeignFormat::Heic),
+        ),
+        (
+            "mif1 listing avif",
+            ftyp(b"mif1", &[b"avif"]),
+            Some(ForeignFormat::Avif),
+        ),
+        ("plain HEIF", ftyp(b"mif1", &[b"mif1"]), Some(ForeignFormat::Heif)),
+        ("AVIF sequence", ftyp(b"avis", &[]), Some(ForeignFormat::Avif)),
+        // An MP4 video is an ISO-BMFF file too, but no image format.
+        ("mp4 video", ftyp(b"isom", &[b"mp42"]), None),
+        ("big-endian TIFF", b"MM\0*\0\0\0\x08".to_vec(), Some(ForeignFormat::Tiff)),
+        ("little-endian TIFF", b"II*\0\x08\0\0\0".to_vec(), Some(ForeignFormat::Tiff)),
+        (
+            "bare <svg>",
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            Some(ForeignFormat::Svg),
+        ),
+        (
+            "svg after whitespace",
+            b"\n  \t<svg/>".to_vec(),
+            Some(ForeignFormat::Svg),
+        ),
+        (
+            "svg after a doctype",
+            b"<?xml version='1.0'?>\n<!DOCTYPE svg PUBLIC '-//W3C//DTD SVG 1.1//EN' 'x'>\n<svg/>"
+                .to_vec(),
+            Some(ForeignFormat::Svg),
+        ),
+        (
+            "an XML file that is not SVG",
+            b"<?xml version='1.0'?><note/>".to_vec(),
+            None,
+        ),
+        (
+            "a login page",
+            b"<!DOCTYPE html><html><body>Sign in</body></html>".to_vec(),
+            Some(ForeignFormat::Html),
+        ),
+        ("PDF", b"%PDF-1.7\n".to_vec(), Some(ForeignFormat::Pdf)),
+        ("Photoshop", b"8BPS\0\x01".to_vec(), Some(ForeignFormat::Psd)),
+        (
+            "JPEG XL codestream",
+            b"\xFF\x0A\xFA\x7F".to_vec(),
+            Some(ForeignFormat::JpegXl),
+        ),
+        // "BM" alone is not a BMP: a text may start with it.
+        ("text starting BM", b"BMW owners' club photo list".to_vec(), None),
+    ];
+    for (name, bytes, want) in cases {
+        assert_eq!(format(&bytes), want, "{name}");
+        if want.is_none() {
+            let e = sniff_image(&bytes).expect_err(name);
+            assert!(
+                matches!(e, UnsupportedImage::Unrecognised { .. }),
+                "{name}: {e:?}"
+            );
+        }
+    }
+    // Only the first 8 bytes are shown.
+    let e = sniff_image(b"0123456789").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("not an image we recognise (first bytes: 30 31 32 33 34 35 36 37)"),
+        "{e}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Imports merge orders that exist, and a refused import leaves no customer photo behind in
 //! the files folder: photos this import stored are removed again, photos that were already
-//! there (another order's) stay.
+//! there (another order's) stay. Photos are stored under their format's extension; a format
+//! that is not accepted refuses the import, naming the format.
 
 use std::path::Path;
 
@@ -144,5 +145,44 @@ async fn a_two_item_order_whose_second_photo_is_missing_leaves_no_photo_behind()
         Vec::<String>::new(),
         "the first photo is gone"
     );
+    assert!(app.db.list_orders(10, 0).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webp_photo_is_stored_as_webp() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let base = fixture_server().await;
+    let order = name_tag(&format!("{base}/photos/lossy.webp"));
+    app.import_order(&serde_json::to_vec(&order).unwrap(), &api())
+        .await
+        .unwrap();
+    let stored = photos(&app).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(stored[0].ends_with(".webp"), "{stored:?}");
+    let bytes = std::fs::read(testkit::repo_root().join("fixtures/photos/lossy.webp")).unwrap();
+    assert_eq!(app.files.get(&stored[0]).await.unwrap(), bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heic_photo_refuses_the_import_naming_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let base = fixture_server().await;
+    let order = name_tag(&format!("{base}/photos/iphone.heic"));
+    let e = app
+        .import_order(&serde_json::to_vec(&order).unwrap(), &api())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "client_image", "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("iphone.heic")
+            && msg.ends_with(
+                "HEIC images (iPhone photos) are not accepted; ask the customer for a JPEG, PNG, WebP or GIF"
+            ),
+        "{msg}"
+    );
+    assert_eq!(photos(&app).await, Vec::<String>::new());
     assert!(app.db.list_orders(10, 0).await.unwrap().is_empty());
 }

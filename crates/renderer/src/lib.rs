@@ -34,7 +34,10 @@ mod text;
 /// The PNG effort a [`PrintFormat::Png`] carries.
 pub use encoder::PngCompression;
 pub use fonts::FontLibrary;
-pub use image_io::{Decoded, Limits, Pixels, decode as decode_image};
+pub use image_io::{
+    Decoded, ForeignFormat, ImageKind, Limits, Pixels, UnsupportedImage, decode as decode_image,
+    sniff as sniff_image,
+};
 pub use output::{OutputInfo, PrintFormat, UnknownPrintFormat};
 pub use preflight::{Finding, Preflight, Severity};
 pub use produce::{

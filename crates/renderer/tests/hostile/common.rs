@@ -161,3 +161,25 @@ pub fn largest_allocation_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let out = f();
     (out, LARGEST.load(Ordering::SeqCst))
 }
+
+/// A hand-made GIF: a `screen` of the given size and one frame at `at` claiming `size`, whose
+/// image data is a single red pixel (palette: 0 blue, 1 red). A 1 x 1 frame is complete; a
+/// larger one is short of data (for frames that must be refused before decoding).
+pub fn one_pixel_gif(screen: (u16, u16), at: (u16, u16), size: (u16, u16)) -> Vec<u8> {
+    let le = |v: u16| v.to_le_bytes();
+    let mut g = b"GIF89a".to_vec();
+    g.extend(le(screen.0));
+    g.extend(le(screen.1));
+    // A 2-entry global palette, no background colour, square pixels.
+    g.extend([0x80, 0, 0]);
+    g.extend([0, 0, 255, 255, 0, 0]);
+    g.push(0x2C);
+    for v in [at.0, at.1, size.0, size.1] {
+        g.extend(le(v));
+    }
+    g.push(0);
+    // LZW, minimum code size 2: clear (4), index 1, end (5) in 3-bit codes.
+    g.extend([0x02, 0x02, 0x4C, 0x01, 0x00]);
+    g.push(0x3B);
+    g
+}

@@ -178,7 +178,7 @@ fn image_target_over_seeds_and_mutations() {
         .map(|e| e.expect("entry").path())
         .filter(|p| {
             p.extension()
-                .is_some_and(|e| e == "jpg" || e == "png" || e == "gif")
+                .is_some_and(|e| e == "jpg" || e == "png" || e == "gif" || e == "webp")
         })
         .collect();
     let seeds = read_seeds(paths);

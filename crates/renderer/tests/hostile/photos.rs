@@ -5,7 +5,9 @@
 //! and white in the top-right quarter (see fixtures/photos/make.py). Rotated files store the
 //! pixels turned and carry an EXIF Orientation that turns them back.
 
-use crate::common::{TempTemplate, is_red, is_white, photo, px, render_at_30dpi, renderer};
+use crate::common::{
+    TempTemplate, is_red, is_white, one_pixel_gif, photo, px, render_at_30dpi, renderer,
+};
 use renderer::{Decoded, Input, Limits, Pixels, decode_image};
 use std::sync::Arc;
 
@@ -58,6 +60,10 @@ const OPAQUE_CARDS: &[&str] = &[
     "orientation-8.jpg",
     "rgb8.png",
     "palette.png",
+    "lossy.webp",
+    "lossless.webp",
+    // Its first frame; the second is solid blue.
+    "animated.gif",
 ];
 
 #[test]
@@ -202,7 +208,13 @@ fn every_good_format_renders_into_a_photo_slot() {
     let r = renderer();
     let tpl = r.load_template(&t.dir()).expect("template loads");
     let mut all: Vec<&str> = OPAQUE_CARDS.to_vec();
-    all.extend(["alpha.png", "rgba16.png", "gray.png"]);
+    all.extend([
+        "alpha.png",
+        "rgba16.png",
+        "gray.png",
+        "alpha.webp",
+        "lossy-alpha.webp",
+    ]);
     for name in all {
         let bytes = photo(name);
         let mut input = Input::default();
@@ -228,7 +240,7 @@ fn every_good_format_renders_into_a_photo_slot() {
             ),
         }
         match name {
-            "alpha.png" | "rgba16.png" => {
+            "alpha.png" | "rgba16.png" | "alpha.webp" | "lossy-alpha.webp" => {
                 assert!(
                     tr[0] < 10
                         && tr[1] < 10
@@ -248,5 +260,111 @@ fn every_good_format_renders_into_a_photo_slot() {
             1,
             "{name}: the photo's hash is recorded"
         );
+    }
+}
+
+#[test]
+fn lossless_webps_decode_to_exactly_their_pngs_pixels() {
+    // lossless.webp is rgb8.png and alpha.webp is alpha.png, saved losslessly (VP8L).
+    for (webp, png) in [("lossless.webp", "rgb8.png"), ("alpha.webp", "alpha.png")] {
+        let (w, p) = (decode(webp), decode(png));
+        assert_eq!((w.width, w.height), (240, 320), "{webp}");
+        match (&w.pixels, &p.pixels) {
+            (Pixels::Rgb8(a), Pixels::Rgb8(b)) | (Pixels::Rgba8(a), Pixels::Rgba8(b)) => {
+                assert!(a == b, "{webp} and {png} differ")
+            }
+            _ => panic!("{webp} and {png} decode to different pixel types"),
+        }
+    }
+}
+
+#[test]
+fn lossy_webp_with_alpha_decodes_premultiplied() {
+    // Lossy colour (VP8) with a lossless alpha chunk (ALPH) in an extended file (VP8X).
+    let d = decode("lossy-alpha.webp");
+    check_buffer("lossy-alpha.webp", &d);
+    assert_eq!((d.width, d.height), (240, 320));
+    assert!(matches!(d.pixels, Pixels::Rgba8(_)), "keeps its alpha");
+    let red = patch(&d, 60, 80);
+    assert!(is_red(&red) && red[3] == 255, "opaque red, got {red:?}");
+    // Blue at alpha 128 (exact: the alpha is lossless), premultiplied.
+    let b = at(&d, 180, 80);
+    assert_eq!(b[3], 128, "alpha of the blue block, got {b:?}");
+    assert!(b[0] < 8 && b[1] < 8 && (120..=128).contains(&b[2]), "{b:?}");
+}
+
+#[test]
+fn animated_gif_has_two_frames_of_different_colours() {
+    // Guards the fixture: the test cards above would pass on the second frame only if it were
+    // the card, and it is solid blue.
+    use image::AnimationDecoder;
+    let bytes = photo("animated.gif");
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&bytes))
+        .expect("a GIF")
+        .into_frames()
+        .collect_frames()
+        .expect("frames decode");
+    assert_eq!(frames.len(), 2);
+    let first = frames[0].buffer().get_pixel(20, 20).0;
+    let second = frames[1].buffer().get_pixel(20, 20).0;
+    assert!(is_red(&first), "first frame: red, got {first:?}");
+    assert_eq!(second, [0, 0, 255, 255], "second frame: blue");
+}
+
+#[test]
+fn gif_decodes_its_first_frame_only_and_opaque_stays_rgb() {
+    let d = decode("animated.gif");
+    assert_eq!((d.width, d.height), (240, 320));
+    let Pixels::Rgb8(v) = &d.pixels else {
+        panic!("a GIF with no transparent pixel decodes to RGB")
+    };
+    // Not one pixel of the blue second frame.
+    assert!(
+        !v.chunks_exact(3).any(|p| p == [0, 0, 255]),
+        "the second frame leaked into the decode"
+    );
+    // The first frame is exactly the card's palette colours: red and white are in it.
+    assert_eq!(at(&d, 20, 20), [255, 0, 0, 255]);
+    assert_eq!(at(&d, 220, 20), [255, 255, 255, 255]);
+    // A plain single-frame GIF decodes too.
+    let small = decode("photo.gif");
+    assert_eq!((small.width, small.height), (64, 48));
+}
+
+#[test]
+fn a_gif_frame_smaller_than_its_screen_sits_at_its_offset_on_transparency() {
+    // A 3 x 3 screen with one red pixel at (1, 1): the rest of the screen is transparent (the
+    // GIF background colour is ignored, as browsers do).
+    let d = decode_image(&one_pixel_gif((3, 3), (1, 1), (1, 1)), &Limits::default())
+        .expect("a small complete GIF");
+    assert_eq!((d.width, d.height), (3, 3));
+    assert!(matches!(d.pixels, Pixels::Rgba8(_)), "transparency kept");
+    assert_eq!(at(&d, 1, 1), [255, 0, 0, 255]);
+    for (x, y) in [(0, 0), (2, 2), (0, 1), (1, 2)] {
+        assert_eq!(at(&d, x, y), [0, 0, 0, 0], "({x}, {y})");
+    }
+}
+
+#[test]
+fn webp_and_gif_template_images_load_and_draw() {
+    // Template raster layers go through the same checks as photos, so they may be WebP or GIF.
+    for name in ["lossy.webp", "animated.gif"] {
+        let manifest = format!(
+            "id = \"art\"\n[print_area]\nwidth = 240\nheight = 320\nunit = \"px\"\n\n[[layers]]\nkind = \"raster\"\nfile = \"{name}\"\n"
+        );
+        let t = TempTemplate::new(&manifest);
+        t.write(name, &photo(name));
+        let r = renderer();
+        let tpl = t.load().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out = r
+            .render(
+                &tpl,
+                &Input::default(),
+                renderer::Scale::Print,
+                &crate::common::never,
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let tl = px(&out, 60, 80);
+        assert!(is_red(&tl), "{name}: red top-left, got {tl:?}");
     }
 }

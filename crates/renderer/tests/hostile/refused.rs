@@ -1,7 +1,10 @@
 //! Files the renderer must refuse, with a reason a merchant can act on, without panicking; and
 //! over-limit files refused from their header, before a single pixel is decoded.
 
-use crate::common::{TempTemplate, photo, render_at_30dpi, renderer, renderer_with, solid_png};
+use crate::common::{
+    TempTemplate, largest_allocation_during, one_pixel_gif, photo, render_at_30dpi, renderer,
+    renderer_with, solid_png,
+};
 use renderer::{Input, Limits, RenderError, decode_image};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -32,11 +35,21 @@ fn assert_mentions(name: &str, msg: &str, needles: &[&str]) {
 #[test]
 fn hostile_files_are_refused_with_a_reason() {
     let cases: &[(&str, &[&str])] = &[
-        ("truncated.png", &["corrupt or truncated", "Png"]),
-        ("empty.jpg", &["not a PNG or JPEG"]),
-        ("random.jpg", &["not a PNG or JPEG"]),
-        ("text.png", &["not a PNG or JPEG"]),
-        ("photo.gif", &["Gif", "not accepted", "PNG or JPEG"]),
+        ("truncated.png", &["corrupt or truncated", "PNG"]),
+        (
+            "truncated.webp",
+            &["corrupt or truncated WebP", "4444 bytes", "says 8888"],
+        ),
+        ("empty.jpg", &["the file is empty"]),
+        (
+            "random.jpg",
+            &["not an image we recognise (first bytes: ", ASK_CUSTOMER],
+        ),
+        // "This is " in hex.
+        (
+            "text.png",
+            &["not an image we recognise (first bytes: 54 68 69 73 20 69 73 20)"],
+        ),
         (
             "bomb.png",
             &["30000 x 30000", "900.0 MP", "limit is 100.0 MP"],
@@ -44,6 +57,10 @@ fn hostile_files_are_refused_with_a_reason() {
         (
             "huge.jpg",
             &["65000 x 65000", "4225.0 MP", "limit is 100.0 MP"],
+        ),
+        (
+            "huge.gif",
+            &["50000 x 50000", "2500.0 MP", "limit is 100.0 MP"],
         ),
     ];
     for (name, needles) in cases {
@@ -53,20 +70,46 @@ fn hostile_files_are_refused_with_a_reason() {
     }
 }
 
+/// The advice every refused format ends with, for the merchant.
+const ASK_CUSTOMER: &str = "ask the customer for a JPEG, PNG, WebP or GIF";
+
+#[test]
+fn formats_that_are_not_accepted_are_named() {
+    let cases = [
+        (
+            "iphone.heic",
+            "HEIC images (iPhone photos) are not accepted",
+        ),
+        ("photo.avif", "AVIF images are not accepted"),
+        ("order.pdf", "PDF documents are not accepted"),
+        ("drawing.svg", "SVG drawings are not accepted"),
+        (
+            "tiny.tif",
+            "TIFF images (and camera RAW files) are not accepted",
+        ),
+        ("tiny.bmp", "BMP images are not accepted"),
+    ];
+    for (name, named) in cases {
+        let msg = refuse(name, &photo(name), &Limits::default());
+        assert_eq!(msg, format!("{named}; {ASK_CUSTOMER}"), "{name}");
+    }
+}
+
 #[test]
 fn truncated_jpeg_is_refused_not_padded() {
     // The first half of baseline.jpg: the decoder fills the missing rows with grey and returns
     // a whole image, so a half-uploaded customer photo would print half grey.
     let msg = refuse("truncated.jpg", &photo("truncated.jpg"), &Limits::default());
-    assert_mentions("truncated.jpg", &msg, &["truncated", "Jpeg"]);
+    assert_mentions("truncated.jpg", &msg, &["truncated", "JPEG"]);
 }
 
 #[test]
 fn oversized_headers_are_refused_before_decoding() {
     // bomb.png is a real, complete 900-megapixel PNG: decoding it would allocate ~900 MB and take
     // seconds. huge.jpg has a 65000 x 65000 header over a 240 x 320 body: decoding it would fail
-    // as corrupt, so an error about megapixels shows the header check came first.
-    for name in ["bomb.png", "huge.jpg"] {
+    // as corrupt, so an error about megapixels shows the header check came first. huge.gif is a
+    // 64 x 48 GIF whose screen claims 50000 x 50000: decoding it would allocate 10 GB.
+    for name in ["bomb.png", "huge.jpg", "huge.gif"] {
         let bytes = photo(name);
         let started = Instant::now();
         let msg = refuse(name, &bytes, &Limits::default());
@@ -80,6 +123,24 @@ fn oversized_headers_are_refused_before_decoding() {
             "{name}: {msg}"
         );
     }
+}
+
+#[test]
+fn a_gif_frame_larger_than_its_screen_is_refused_without_allocating_it() {
+    // The header check sees a 1 x 1 screen; the frame inside claims 60000 x 60000 (14 GB as
+    // RGBA). The decoder's allocation limit, sized from the screen, refuses it.
+    let gif = one_pixel_gif((1, 1), (0, 0), (60000, 60000));
+    let (msg, largest) =
+        largest_allocation_during(|| refuse("big frame", &gif, &Limits::default()));
+    assert!(
+        largest < 64 << 20,
+        "largest allocation {largest} bytes for a 1 x 1 GIF"
+    );
+    assert_mentions(
+        "big frame",
+        &msg,
+        &["corrupt GIF", "more memory than a 1 x 1 image"],
+    );
 }
 
 #[test]
@@ -142,8 +203,13 @@ fn a_hostile_photo_fails_the_render_naming_the_field() {
     for (name, needle) in [
         ("bomb.png", "MP"),
         ("truncated.png", "truncated"),
-        ("random.jpg", "not a PNG or JPEG"),
-        ("photo.gif", "not accepted"),
+        ("random.jpg", "not an image we recognise"),
+        ("truncated.webp", "corrupt or truncated WebP"),
+        ("huge.gif", "MP"),
+        (
+            "iphone.heic",
+            "HEIC images (iPhone photos) are not accepted; ask the customer for a JPEG, PNG, WebP or GIF",
+        ),
     ] {
         let mut input = Input::default();
         input.values.insert("photo".into(), name.into());
@@ -175,10 +241,19 @@ fn a_hostile_photo_fails_the_render_naming_the_field() {
 
 #[test]
 fn a_hostile_template_asset_fails_the_load_naming_the_file() {
+    // The designer is told what to save the file as (there is no customer to ask).
     for (name, needle) in [
         ("bomb.png", "MP"),
-        ("text.png", "not a PNG or JPEG"),
-        ("photo.gif", "not accepted"),
+        ("huge.gif", "MP"),
+        (
+            "text.png",
+            "not an image we recognise (first bytes: 54 68 69 73 20 69 73 20); save it as a PNG, JPEG, WebP or GIF",
+        ),
+        (
+            "iphone.heic",
+            "HEIC images (iPhone photos) are not accepted; save it as a PNG, JPEG, WebP or GIF",
+        ),
+        ("order.pdf", "PDF documents are not accepted"),
     ] {
         let manifest = format!(
             "id = \"art\"\n[print_area]\nwidth = 100\nheight = 100\nunit = \"px\"\n\n[[layers]]\nkind = \"raster\"\nfile = \"{name}\"\n"

@@ -1,6 +1,7 @@
 //! Every fixture template, rendered at a low test DPI, matches its reference image within a
 //! tolerance. On a mismatch the actual image and a diff image are written to
-//! `target/reference-diffs/`. `PRESSROOM_BLESS=1` rewrites the references instead.
+//! `target/reference-diffs/`. `PRESSROOM_BLESS=1` rewrites the references instead. A WebP photo
+//! renders like the same photo as PNG.
 
 use crate::common::*;
 use renderer::Scale;
@@ -123,4 +124,51 @@ fn multilingual_names_match_reference() {
 #[test]
 fn svg_slots_match_reference() {
     check("svg-slots", 40.0);
+}
+
+/// The share of pixels of `a` that differ from `b` by more than the channel tolerance.
+fn differing_share(a: &resvg::tiny_skia::Pixmap, b: &resvg::tiny_skia::Pixmap) -> f64 {
+    assert_eq!((a.width(), a.height()), (b.width(), b.height()), "sizes");
+    let differing = a
+        .data()
+        .chunks_exact(4)
+        .zip(b.data().chunks_exact(4))
+        .filter(|(p, q)| {
+            p.iter()
+                .zip(*q)
+                .any(|(x, y)| x.abs_diff(*y) > CHANNEL_TOLERANCE)
+        })
+        .count();
+    differing as f64 / (a.width() as f64 * a.height() as f64)
+}
+
+#[test]
+fn a_webp_photo_renders_like_the_same_photo_as_png() {
+    // lossless.webp is rgb8.png saved losslessly: the pet portrait must come out the same from
+    // either, and not like the fixture's own photo (so the photo was drawn at all).
+    let r = renderer();
+    let t = r.load_template(&fixture("pet-portrait")).unwrap();
+    let render_with = |photo: &str| {
+        let mut input = fixture_input(&r, &t, "pet-portrait");
+        let bytes = std::fs::read(root().join("fixtures/photos").join(photo)).unwrap();
+        input
+            .photos
+            .insert("photo".into(), std::sync::Arc::new(bytes));
+        r.render(&t, &input, Scale::Dpi(60.0), &never)
+            .unwrap_or_else(|e| panic!("{photo}: {e}"))
+    };
+    let png = render_with("rgb8.png");
+    let webp = render_with("lossless.webp");
+    let share = differing_share(&webp.canvas, &png.canvas);
+    assert!(
+        share <= MAX_DIFFERING,
+        "{:.2}% of pixels differ between the WebP and the PNG photo",
+        share * 100.0
+    );
+    let (_, _, own) = render_fixture("pet-portrait", Scale::Dpi(60.0));
+    assert!(
+        differing_share(&webp.canvas, &own.canvas) > 0.01,
+        "the WebP photo was not drawn"
+    );
+    assert_eq!(webp.record.photos.len(), 1, "the WebP photo is recorded");
 }
