@@ -85,8 +85,19 @@ pub(crate) fn fit_image(
     fr::Resizer::new()
         .resize(&src_img, &mut dst, &opts)
         .map_err(|e| e.to_string())?;
+    let mut pixels = dst.into_vec();
+    if pt == fr::PixelType::U8x4 {
+        // Lanczos rings: next to a sharp alpha edge a premultiplied colour can come out above
+        // its alpha, which is no colour at all and overflows compositing. Clamp it back.
+        for p in pixels.chunks_exact_mut(4) {
+            let a = p[3];
+            p[0] = p[0].min(a);
+            p[1] = p[1].min(a);
+            p[2] = p[2].min(a);
+        }
+    }
     Ok(Some((
-        dst.into_vec(),
+        pixels,
         Placed {
             x: x0,
             y: y0,

@@ -165,6 +165,11 @@ fn a_webp_photo_renders_like_the_same_photo_as_png() {
         "{:.2}% of pixels differ between the WebP and the PNG photo",
         share * 100.0
     );
+    // The same with transparency (alpha.webp is alpha.png): resampling a photo with a sharp
+    // alpha edge into a round mask once overflowed compositing (colour above alpha).
+    let alpha_png = render_with("alpha.png");
+    let alpha_webp = render_with("alpha.webp");
+    assert!(differing_share(&alpha_webp.canvas, &alpha_png.canvas) <= MAX_DIFFERING);
     let (_, _, own) = render_fixture("pet-portrait", Scale::Dpi(60.0));
     assert!(
         differing_share(&webp.canvas, &own.canvas) > 0.01,
