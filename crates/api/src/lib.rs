@@ -129,6 +129,34 @@ pub struct OrderView {
     pub renders: Vec<RenderView>,
     pub jobs: Vec<JobView>,
     pub history: Vec<HistoryEntry>,
+    /// Writes to the store (status changes, notes, tracking), oldest first.
+    pub store_sync: StoreSync,
+}
+
+/// Whether the store shows what Pressroom did: "sync pending" while writes wait.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StoreSync {
+    pub pending: usize,
+    /// Why the oldest pending write has not landed yet, in the merchant's words.
+    pub last_error: Option<String>,
+    pub writes: Vec<StoreWrite>,
+    /// The store changed the items after submission, or deleted the order.
+    pub changed_after_submission: bool,
+    pub deleted_in_store: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreWrite {
+    pub id: i64,
+    /// "status", "note" or "tracking".
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// "pending" or "delivered".
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 /// The order as the store sent it, plus what Pressroom decided about it.

@@ -67,6 +67,30 @@ pub async fn order_view(app: &App, id: i64) -> Result<api::OrderView, AppError> 
             payload: e.payload,
         })
         .collect();
+    let writes: Vec<api::StoreWrite> = app
+        .db
+        .outbox_for_order(id)
+        .await?
+        .into_iter()
+        .map(|w| api::StoreWrite {
+            id: w.id,
+            kind: w.kind,
+            payload: w.payload,
+            state: w.state,
+            attempts: w.attempts,
+            last_error: w.last_error,
+            created_at: w.created_at,
+            delivered_at: w.delivered_at,
+        })
+        .collect();
+    let pending: Vec<&api::StoreWrite> = writes.iter().filter(|w| w.state == "pending").collect();
+    let store_sync = api::StoreSync {
+        pending: pending.len(),
+        last_error: pending.first().and_then(|w| w.last_error.clone()),
+        changed_after_submission: row.order.flags.changed_after_submission,
+        deleted_in_store: row.order.flags.deleted_in_store,
+        writes,
+    };
     Ok(api::OrderView {
         id: row.id,
         store_id: row.store_id,
@@ -77,6 +101,7 @@ pub async fn order_view(app: &App, id: i64) -> Result<api::OrderView, AppError> 
         renders,
         jobs,
         history,
+        store_sync,
     })
 }
 

@@ -25,7 +25,16 @@ pub struct Server {
 pub fn settings() -> AppSettings {
     let mut s: AppSettings = toml::from_str(&testkit::demo_app_settings()).expect("demo [app]");
     s.fetch.allow_hosts = vec!["127.0.0.1".into()];
+    // The simulated store answers at once: retry quickly.
+    s.store_api.base_delay_ms = 10;
+    s.store_api.max_delay_ms = 50;
+    s.store_api.timeout_secs = 10;
     s
+}
+
+/// The key store credentials are sealed with in these tests.
+pub fn secret_key() -> secrets::SecretKey {
+    secrets::SecretKey::from_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").expect("a key")
 }
 
 impl Server {
@@ -63,7 +72,11 @@ impl Server {
             }),
         )
         .expect("the files folder");
-        let app = Arc::new(App::new(db, files, settings(), app::system_clock()).expect("app"));
+        let app = Arc::new(
+            App::new(db, files, settings(), app::system_clock())
+                .expect("app")
+                .with_secret_key(secret_key()),
+        );
         let shutdown = CancellationToken::new();
         if worker {
             let mut opts = WorkerOptions::new("api-test");

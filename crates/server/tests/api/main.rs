@@ -9,3 +9,4 @@ mod flow;
 mod harness;
 mod health;
 mod orders;
+mod woocommerce;
