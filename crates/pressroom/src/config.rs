@@ -269,17 +269,11 @@ impl Config {
         if !self.files.url_secret.is_empty() {
             return Ok(self.files.url_secret.clone());
         }
-        let path = self.data_dir.join("url-secret");
-        if let Ok(s) = std::fs::read_to_string(&path) {
-            return Ok(s.trim().to_string());
-        }
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("create data folder {}", self.data_dir.display()))?;
-        let mut bytes = [0u8; 32];
-        getrandom(&mut bytes)?;
-        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        std::fs::write(&path, &secret).with_context(|| format!("write {}", path.display()))?;
-        Ok(secret)
+        read_or_create(&self.data_dir, "url-secret", || {
+            let mut bytes = [0u8; 32];
+            getrandom(&mut bytes)?;
+            Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        })
     }
 
     /// The key store credentials are sealed with: configured, or made once and kept in the
@@ -288,26 +282,15 @@ impl Config {
         if !self.secrets.key.is_empty() {
             return Ok(secrets::SecretKey::from_base64(&self.secrets.key)?);
         }
-        let path = self.data_dir.join("secrets.key");
-        if let Ok(s) = std::fs::read_to_string(&path) {
-            return secrets::SecretKey::from_base64(&s)
-                .with_context(|| format!("the secrets key in {}", path.display()));
-        }
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("create data folder {}", self.data_dir.display()))?;
-        let key = secrets::SecretKey::generate()?;
-        {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("write {}", path.display()))?;
-            f.write_all(key.as_bytes())?;
-        }
-        Ok(secrets::SecretKey::from_base64(&key)?)
+        let key = read_or_create(&self.data_dir, "secrets.key", || {
+            Ok(secrets::SecretKey::generate()?)
+        })?;
+        secrets::SecretKey::from_base64(&key).with_context(|| {
+            format!(
+                "the secrets key in {}",
+                self.data_dir.join("secrets.key").display()
+            )
+        })
     }
 
     /// The effective configuration as TOML, with passwords and secrets replaced by stars.
@@ -327,6 +310,44 @@ impl Config {
             c.secrets.key = HIDDEN.into();
         }
         Ok(toml::to_string_pretty(&c)?)
+    }
+}
+
+/// The secret kept in `dir/name`, made by `make` the first time. Processes starting together
+/// agree on one value: each writes its candidate to a file of its own (readable by the owner
+/// only) and links it into place without replacing; whoever comes second reads the winner's.
+fn read_or_create(dir: &Path, name: &str, make: impl FnOnce() -> Result<String>) -> Result<String> {
+    let path = dir.join(name);
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        return Ok(s.trim().to_string());
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("create data folder {}", dir.display()))?;
+    let value = make()?;
+    let candidate = dir.join(format!(".{name}.{}", std::process::id()));
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&candidate)
+            .with_context(|| format!("write {}", candidate.display()))?;
+        f.write_all(value.as_bytes())?;
+        f.sync_all()?;
+    }
+    let linked = std::fs::hard_link(&candidate, &path);
+    let _ = std::fs::remove_file(&candidate);
+    match linked {
+        Ok(()) => Ok(value),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let s = std::fs::read_to_string(&path)
+                .with_context(|| format!("read {}", path.display()))?;
+            Ok(s.trim().to_string())
+        }
+        Err(e) => Err(e).with_context(|| format!("write {}", path.display())),
     }
 }
 

@@ -312,12 +312,15 @@ fn a_worker_refuses_unknown_job_kinds_and_names_the_known_ones() {
     let (_dir, config) = setup();
     let out = run(&mut pressroom(
         &config,
-        &["worker", "--kinds", "render,reconcile"],
+        &["worker", "--kinds", "render,nosuchkind"],
     ));
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
-        err.contains("unknown job kind \"reconcile\"") && err.contains("known kinds: render"),
+        err.contains("unknown job kind \"nosuchkind\"")
+            && err.contains("known kinds:")
+            && err.contains("render")
+            && err.contains("woo_webhook"),
         "{err}"
     );
 }
