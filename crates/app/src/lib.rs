@@ -108,6 +108,10 @@ pub struct App {
     pub secret_key: Option<Arc<secrets::SecretKey>>,
     /// Template versions already recorded in the `templates` table by this process.
     recorded_templates: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// The webhook intake's writer (started on the first delivery).
+    pub(crate) intake: std::sync::OnceLock<webhooks::Intake>,
+    /// Stores as webhook checks need them, for a few seconds.
+    pub(crate) store_cache: stores::StoreCache,
 }
 
 impl App {
@@ -141,6 +145,8 @@ impl App {
             store_http: reqwest::Client::new(),
             secret_key: None,
             recorded_templates: Default::default(),
+            intake: Default::default(),
+            store_cache: Default::default(),
         })
     }
 

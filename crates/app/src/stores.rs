@@ -68,6 +68,36 @@ pub struct StoreSummary {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// Connected stores kept for [`STORE_CACHE_TTL`]: a burst of webhooks needs the store's
+/// webhook secret once, not once per delivery. Changes made through this process clear it;
+/// other processes' changes are seen within the TTL.
+#[derive(Default)]
+pub(crate) struct StoreCache {
+    stores:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, ConnectedStore)>>,
+}
+
+pub(crate) const STORE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl StoreCache {
+    fn get(&self, id: &str) -> Option<ConnectedStore> {
+        let map = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id)
+            .filter(|(at, _)| at.elapsed() < STORE_CACHE_TTL)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, store: &ConnectedStore) {
+        let mut map = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(store.id.clone(), (std::time::Instant::now(), store.clone()));
+    }
+
+    fn forget(&self, id: &str) {
+        let mut map = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(id);
+    }
+}
+
 fn context(store: &str, name: &str) -> String {
     format!("store/{store}/{name}")
 }
@@ -152,10 +182,12 @@ impl App {
                 self.now(),
             )
             .await?;
+        self.store_cache.forget(&input.id);
         self.store_summary(&input.id).await
     }
 
     pub async fn remove_store(&self, id: &str) -> Result<(), AppError> {
+        self.store_cache.forget(id);
         if self.db.delete_store(id).await? {
             Ok(())
         } else {
@@ -208,6 +240,16 @@ impl App {
             settings,
             stored: true,
         })
+    }
+
+    /// [`App::connected_store`], kept for a few seconds (for checking webhooks).
+    pub async fn cached_store(&self, id: &str) -> Result<ConnectedStore, AppError> {
+        if let Some(s) = self.store_cache.get(id) {
+            return Ok(s);
+        }
+        let store = self.connected_store(id).await?;
+        self.store_cache.put(&store);
+        Ok(store)
     }
 
     pub async fn store_summary(&self, id: &str) -> Result<StoreSummary, AppError> {

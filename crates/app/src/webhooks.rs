@@ -65,6 +65,9 @@ pub enum WebhookRefused {
     NoSecret(String),
     #[error("the delivery has no X-WC-Webhook-Topic header")]
     MissingTopic,
+    /// The database did not take it; WooCommerce will deliver it again.
+    #[error("the delivery could not be kept; try again later")]
+    NotKept(String),
     #[error("{0}")]
     App(#[from] AppError),
 }
@@ -77,6 +80,7 @@ impl WebhookRefused {
             | WebhookRefused::BadSignature
             | WebhookRefused::NoSecret(_) => 401,
             WebhookRefused::MissingTopic => 400,
+            WebhookRefused::NotKept(_) => 503,
             WebhookRefused::App(e) => e.http_status(),
         }
     }
@@ -88,8 +92,99 @@ impl WebhookRefused {
             WebhookRefused::BadSignature => "bad_signature",
             WebhookRefused::NoSecret(_) => "no_webhook_secret",
             WebhookRefused::MissingTopic => "missing_topic",
+            WebhookRefused::NotKept(_) => "unavailable",
             WebhookRefused::App(e) => e.code(),
         }
+    }
+}
+
+/// The intake's writer: deliveries that arrive together are kept in one transaction (with
+/// their jobs), so a burst of webhooks costs a few commits, not one each. Every caller waits
+/// for the commit of its own delivery before it answers.
+pub(crate) struct Intake {
+    queue: tokio::sync::mpsc::Sender<Pending>,
+}
+
+struct Pending {
+    delivery: NewDelivery,
+    kept: tokio::sync::oneshot::Sender<Result<i64, String>>,
+}
+
+/// The most deliveries written in one transaction.
+const INTAKE_BATCH: usize = 256;
+
+impl Intake {
+    fn start(db: storage::Db) -> Intake {
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * INTAKE_BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < INTAKE_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let deliveries: Vec<NewDelivery> =
+                    batch.iter().map(|p| p.delivery.clone()).collect();
+                let result = write_batch(&db, &deliveries).await;
+                for (i, p) in batch.into_iter().enumerate() {
+                    let answer = match &result {
+                        Ok(ids) => Ok(ids[i]),
+                        Err(e) => Err(e.clone()),
+                    };
+                    let _ = p.kept.send(answer);
+                }
+            }
+        });
+        Intake { queue }
+    }
+
+    /// Keep one delivery; returns its id once committed.
+    async fn keep(&self, delivery: NewDelivery) -> Result<i64, WebhookRefused> {
+        let (kept, answer) = tokio::sync::oneshot::channel();
+        let gone =
+            || WebhookRefused::App(AppError::Config("the webhook intake has stopped".into()));
+        self.queue
+            .send(Pending { delivery, kept })
+            .await
+            .map_err(|_| gone())?;
+        match answer.await.map_err(|_| gone())? {
+            Ok(id) => Ok(id),
+            Err(message) => Err(WebhookRefused::NotKept(message)),
+        }
+    }
+}
+
+async fn write_batch(db: &storage::Db, deliveries: &[NewDelivery]) -> Result<Vec<i64>, String> {
+    let write = async {
+        let now = deliveries
+            .iter()
+            .map(|d| d.received_at)
+            .max()
+            .unwrap_or_default();
+        let mut tx = db.begin().await?;
+        let ids = db.insert_deliveries(&mut tx, deliveries).await?;
+        for &id in &ids {
+            db.enqueue(
+                &mut tx,
+                &WebhookKind.new_job(&ProcessWebhook { delivery: id }, now),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok::<_, storage::StorageError>(ids)
+    };
+    write.await.map_err(|e| {
+        tracing::error!(error = %e, "webhook deliveries could not be kept");
+        e.to_string()
+    })
+}
+
+impl App {
+    pub(crate) fn intake(&self) -> &Intake {
+        self.intake.get_or_init(|| Intake::start(self.db.clone()))
     }
 }
 
@@ -107,7 +202,7 @@ impl App {
         headers: WebhookHeaders,
         body: bytes::Bytes,
     ) -> Result<WebhookAck, WebhookRefused> {
-        let store = match self.connected_store(store_id).await {
+        let store = match self.cached_store(store_id).await {
             Ok(s) => s,
             Err(AppError::NotFound(_)) => {
                 return Err(WebhookRefused::UnknownStore(store_id.to_owned()));
@@ -145,22 +240,7 @@ impl App {
             body: body.to_vec(),
             received_at: now,
         };
-        let mut tx = self.db.begin().await.map_err(AppError::from)?;
-        let ids = self
-            .db
-            .insert_deliveries(&mut tx, std::slice::from_ref(&delivery))
-            .await
-            .map_err(AppError::from)?;
-        let id = ids[0];
-        self.db
-            .enqueue(
-                &mut tx,
-                &WebhookKind.new_job(&ProcessWebhook { delivery: id }, now),
-                now,
-            )
-            .await
-            .map_err(AppError::from)?;
-        tx.commit().await.map_err(AppError::from)?;
+        let id = self.intake().keep(delivery).await?;
         Ok(WebhookAck::Stored { delivery: id })
     }
 
