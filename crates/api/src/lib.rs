@@ -248,6 +248,10 @@ pub struct LineItem {
     /// Why this line gets no print file (no template for its SKU, removed), for the merchant;
     /// absent when it is rendered.
     pub not_rendered: Option<String>,
+    /// Photo fields not in storage yet ("waiting for photo"): the item is rendered when they
+    /// are; the history says why they are missing.
+    #[serde(default)]
+    pub waiting_for_photos: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

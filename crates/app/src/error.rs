@@ -9,7 +9,12 @@ pub enum AppError {
     #[error("line item {item}: {message}")]
     InvalidItem { item: i64, message: String },
     #[error("client image {url}: {message}")]
-    ClientImage { url: String, message: String },
+    ClientImage {
+        url: String,
+        message: String,
+        /// The photo's host may answer later (unreachable, 5xx, 429, a timeout).
+        retryable: bool,
+    },
     #[error("{0}")]
     Rule(#[from] domain::RuleViolation),
     #[error("template {id}: {message}")]
@@ -86,6 +91,7 @@ impl AppError {
             AppError::Render(e) => e.is_retryable(),
             AppError::Stopped(_) => true,
             AppError::StoreApi(e) => e.is_retryable(),
+            AppError::ClientImage { retryable, .. } => *retryable,
             _ => false,
         }
     }

@@ -236,6 +236,16 @@ fn err(url: &str, message: impl Into<String>) -> AppError {
     AppError::ClientImage {
         url: url.to_string(),
         message: message.into(),
+        retryable: false,
+    }
+}
+
+/// A failure that may pass: the host unreachable, overloaded or slow.
+fn may_pass(url: &str, message: impl Into<String>) -> AppError {
+    AppError::ClientImage {
+        url: url.to_string(),
+        message: message.into(),
+        retryable: true,
     }
 }
 
@@ -262,7 +272,7 @@ fn transport_error(url: &str, e: reqwest::Error) -> AppError {
         err(url, NOT_ALLOWED)
     } else {
         tracing::warn!(url, error = %e, "photo download failed");
-        err(url, FAILED)
+        may_pass(url, FAILED)
     }
 }
 
@@ -291,10 +301,13 @@ pub async fn fetch_image(
             // The status is the photo host's plain HTTP answer (a dead link is worth naming to
             // the merchant); only allowed addresses get this far.
             if !resp.status().is_success() {
-                return Err(err(
-                    url,
-                    format!("{FAILED}: HTTP {}", resp.status().as_u16()),
-                ));
+                let status = resp.status().as_u16();
+                let message = format!("{FAILED}: HTTP {status}");
+                return Err(if status == 408 || status == 429 || status >= 500 {
+                    may_pass(url, message)
+                } else {
+                    err(url, message)
+                });
             }
             if let Some(len) = resp.content_length()
                 && len > settings.max_bytes

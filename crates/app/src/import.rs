@@ -12,11 +12,11 @@ use chrono::{DateTime, Utc};
 use domain::{Actor, EventKind, HistoryEvent, Order, StoreUpdate};
 use object_store::ObjectStoreExt;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use storage::NewJob;
 
+use crate::photo_job::{FetchPhoto, fetch_and_store};
 use crate::stores::ConnectedStore;
-use crate::{App, AppError, RENDER_JOB, fetch};
+use crate::{App, AppError, RENDER_JOB};
 
 /// Where an import comes from, which decides what its image URLs may point at.
 #[derive(Debug, Clone)]
@@ -35,6 +35,14 @@ pub struct Imported {
     pub outcome: Outcome,
     /// What changed, for an update.
     pub changes: String,
+    /// Items whose photos could not be fetched yet: a job fetches them, then renders.
+    pub waiting_for_photos: Vec<i64>,
+}
+
+fn waiting_items(waiting: &[(FetchPhoto, String)]) -> Vec<i64> {
+    let mut items: Vec<i64> = waiting.iter().map(|(j, _)| j.item_id).collect();
+    items.dedup();
+    items
 }
 
 fn hours(h: f64) -> chrono::Duration {
@@ -178,8 +186,15 @@ impl App {
         stored: &mut Vec<String>,
     ) -> Result<Imported, AppError> {
         let all: Vec<i64> = order.personalized_items().map(|i| i.id).collect();
-        self.fetch_client_images(order, &all, source, stored)
+        let waiting = self
+            .fetch_client_images(order, &all, source, stored)
             .await?;
+        let waiting_items = waiting_items(&waiting);
+        let ready: Vec<i64> = all
+            .iter()
+            .copied()
+            .filter(|i| !waiting_items.contains(i))
+            .collect();
 
         let now = self.now();
         order.start_countdown(now, hours(store.settings.submit_after_hours));
@@ -237,7 +252,9 @@ impl App {
                 .await?;
         }
         let jobs = self
-            .enqueue_renders(&mut tx, order_id, &all, &source.actor, now)
+            .enqueue_renders(&mut tx, order_id, &ready, &source.actor, now)
+            .await?;
+        self.queue_waiting_photos(&mut tx, order_id, waiting, now)
             .await?;
         tx.commit().await?;
         tracing::info!(order_id, number = %order.number, jobs = jobs.len(), "order imported");
@@ -247,6 +264,7 @@ impl App {
             jobs,
             outcome: Outcome::Created,
             changes: String::new(),
+            waiting_for_photos: waiting_items,
         })
     }
 
@@ -277,14 +295,23 @@ impl App {
             jobs: vec![],
             outcome,
             changes: String::new(),
+            waiting_for_photos: vec![],
         };
         let changes = match order.apply_store_update(incoming, status_pending, now) {
             StoreUpdate::Stale { .. } => return Ok(unchanged(Outcome::Stale)),
             StoreUpdate::Unchanged => return Ok(unchanged(Outcome::Unchanged)),
             StoreUpdate::Changed(changes) => changes,
         };
-        self.fetch_client_images(&mut order, &changes.rerender, source, stored)
+        let waiting = self
+            .fetch_client_images(&mut order, &changes.rerender, source, stored)
             .await?;
+        let waiting_items = waiting_items(&waiting);
+        let ready: Vec<i64> = changes
+            .rerender
+            .iter()
+            .copied()
+            .filter(|i| !waiting_items.contains(i))
+            .collect();
         order.start_countdown(now, hours(store.settings.submit_after_hours));
 
         let mut tx = self.db.begin().await?;
@@ -334,7 +361,9 @@ impl App {
                 .await?;
         }
         let jobs = self
-            .enqueue_renders(&mut tx, row.id, &changes.rerender, &source.actor, now)
+            .enqueue_renders(&mut tx, row.id, &ready, &source.actor, now)
+            .await?;
+        self.queue_waiting_photos(&mut tx, row.id, waiting, now)
             .await?;
         tx.commit().await?;
         tracing::info!(order_id = row.id, %summary, "order updated from the store");
@@ -344,6 +373,7 @@ impl App {
             jobs,
             outcome: Outcome::Updated,
             changes: summary,
+            waiting_for_photos: waiting_items,
         })
     }
 
@@ -415,19 +445,23 @@ impl App {
         }
     }
 
-    /// Fetch the photos of these items that are not in storage yet.
+    /// Fetch the photos of these items that are not in storage yet. A photo that cannot be
+    /// fetched now does not refuse the order: it is returned, to be fetched by a job while its
+    /// item waits.
     async fn fetch_client_images(
         &self,
         order: &mut Order,
         items: &[i64],
         source: &ImportSource,
         stored: &mut Vec<String>,
-    ) -> Result<(), AppError> {
+    ) -> Result<Vec<(FetchPhoto, String)>, AppError> {
+        let mut waiting = vec![];
         for item in &mut order.items {
             // A removed line (quantity 0) is never rendered: its photos are not fetched.
             if !item.is_rendered() || !items.contains(&item.id) {
                 continue;
             }
+            let item_id = item.id;
             let Some(p) = item.personalization.as_mut() else {
                 continue;
             };
@@ -435,32 +469,62 @@ impl App {
                 if image.object_key.is_some() {
                     continue;
                 }
-                let bytes = fetch::fetch_image(
-                    &self.http,
-                    &self.settings.fetch,
-                    source.local_files.is_some() || self.settings.fetch.allow_files,
-                    source.local_files.as_deref(),
-                    &image.source_url,
+                match fetch_and_store(self, &image.source_url, source.local_files.as_deref()).await
+                {
+                    Ok((key, sha256, new)) => {
+                        if new {
+                            stored.push(key.clone());
+                        }
+                        image.object_key = Some(key);
+                        image.sha256 = Some(sha256);
+                    }
+                    Err(e @ AppError::ClientImage { .. }) => waiting.push((
+                        FetchPhoto {
+                            order_id: 0,
+                            item_id,
+                            field: image.field.clone(),
+                            url: image.source_url.clone(),
+                            local_files: source.local_files.clone(),
+                        },
+                        e.to_string(),
+                    )),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(waiting)
+    }
+
+    /// Queue the photo jobs of an order's waiting items, with a history line each.
+    async fn queue_waiting_photos(
+        &self,
+        tx: &mut storage::Tx,
+        order_id: i64,
+        waiting: Vec<(FetchPhoto, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        for (mut job, why) in waiting {
+            job.order_id = order_id;
+            self.queue_photo(tx, &job, now).await?;
+            self.db
+                .append_history(
+                    tx,
+                    order_id,
+                    &HistoryEvent {
+                        at: now,
+                        actor: Actor::System,
+                        kind: EventKind::Note,
+                        message: format!(
+                            "item {} is waiting for its photo ({}): {why}; it is fetched again in the background and rendered when it is in",
+                            job.item_id, job.field
+                        ),
+                        payload: Some(serde_json::json!({
+                            "item_id": job.item_id, "field": job.field, "url": job.url,
+                            "waiting_for_photo": why,
+                        })),
+                    },
                 )
                 .await?;
-                let ext = fetch::sniff_image(&bytes)
-                    .map_err(|e| AppError::ClientImage {
-                        url: image.source_url.clone(),
-                        message: e.to_string(),
-                    })?
-                    .extension();
-                // Photos are keyed by their content only: the same photo in two orders is
-                // stored once, and no customer file name reaches a key.
-                let sha256 = hex::encode(Sha256::digest(&bytes));
-                let key = format!("photos/{sha256}.{ext}");
-                let existed = self.files.exists(&key).await?;
-                let object = self.files.put_hashed("photos", ext, sha256, bytes).await?;
-                if !existed {
-                    stored.push(object.key.clone());
-                }
-                image.object_key = Some(object.key);
-                image.sha256 = Some(object.sha256);
-            }
         }
         Ok(())
     }

@@ -112,6 +112,7 @@ pub fn job_registry_with(
         .register(RenderKind)
         .and_then(|r| r.register(SweepStagingKind))
         .and_then(|r| r.register(WebhookKind))
+        .and_then(|r| r.register(crate::photo_job::FetchPhotoKind))
         .and_then(|r| r.register(OutboxKind))
         .and_then(|r| r.register(ImportKind))
         .and_then(|r| r.register(ReconcileStoresKind))

@@ -1,7 +1,6 @@
-//! Imports merge orders that exist, and a refused import leaves no customer photo behind in
-//! the files folder: photos this import stored are removed again, photos that were already
-//! there (another order's) stay. Photos are stored under their format's extension; a format
-//! that is not accepted refuses the import, naming the format.
+//! Imports merge orders that exist; a photo that cannot be fetched yet never refuses an
+//! order: its item waits and a `fetch_photo` job brings it in, then queues the render. Photos
+//! are stored under their format's extension; a format that is not accepted is named.
 
 use std::path::Path;
 
@@ -88,16 +87,19 @@ async fn an_order_imported_again_is_merged_and_a_refused_update_leaves_no_photo_
         (created.order_id, Outcome::Unchanged, 0)
     );
 
-    // An update whose new photo is missing: refused, nothing stored, the order as it was.
+    // An update whose new photo is missing: merged, the item waits for its photo (a job),
+    // nothing is rendered and no file is added.
     let broken = name_tag(&format!("{base}/orders/missing.jpg"));
-    let e = app
+    let waiting = app
         .import_order(&serde_json::to_vec(&broken).unwrap(), &api())
         .await
-        .unwrap_err();
-    assert_eq!(e.code(), "client_image", "{e}");
+        .unwrap();
+    assert_eq!(waiting.outcome, Outcome::Updated);
+    assert_eq!(
+        (waiting.jobs.len(), waiting.waiting_for_photos.clone()),
+        (0, vec![501])
+    );
     assert_eq!(photos(&app).await, kept);
-    let row = app.db.get_order(created.order_id).await.unwrap();
-    assert_eq!(row.row_version, 1, "the order was not written");
 
     // The same order with another photo: merged, the photo fetched, the item re-rendered.
     let again = name_tag(&format!("{base}/photos/progressive.jpg"));
@@ -123,29 +125,95 @@ async fn an_order_imported_again_is_merged_and_a_refused_update_leaves_no_photo_
     );
 }
 
+/// A photo that cannot be fetched yet does not refuse the order: the order is stored, the
+/// other item is rendered, the item waits, and its `fetch_photo` job brings the photo in once
+/// the host serves it, then queues its render.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_two_item_order_whose_second_photo_is_missing_leaves_no_photo_behind() {
+async fn an_order_whose_photo_cannot_be_fetched_yet_is_stored_and_the_item_waits_for_a_job() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
     let base = fixture_server().await;
     let mut order = name_tag(&format!("{base}/orders/biscuit.jpg"));
     let mut second = order["line_items"][0].clone();
     second["id"] = json!(502);
-    second["meta_data"][1]["value"] = json!(format!("{base}/orders/missing.jpg"));
+    // The host answers 404 for now; the photo appears there later (written below).
+    let late = dir.path().join("late");
+    std::fs::create_dir_all(&late).unwrap();
+    let late_server = {
+        let late = late.clone();
+        testkit::HttpStub::start(move |path| {
+            match std::fs::read(late.join(path.trim_start_matches('/'))) {
+                Ok(body) => testkit::StubResponse::ok(body),
+                Err(_) => testkit::StubResponse::not_found(),
+            }
+        })
+        .await
+        .unwrap()
+    };
+    let late_url = format!("{}/photo.jpg", late_server.base_url);
+    second["meta_data"][1]["value"] = json!(late_url);
     order["line_items"].as_array_mut().unwrap().push(second);
 
-    let e = app
+    let imported = app
         .import_order(&serde_json::to_vec(&order).unwrap(), &api())
         .await
-        .unwrap_err();
-    assert_eq!(e.code(), "client_image", "{e}");
-    assert!(e.to_string().contains("missing.jpg"), "{e}");
+        .unwrap();
+    assert_eq!(imported.outcome, Outcome::Created);
+    assert_eq!(imported.jobs.len(), 1, "item 501 is rendered at once");
+    assert_eq!(imported.waiting_for_photos, vec![502]);
+    let jobs = app.db.jobs_for_order(imported.order_id).await.unwrap();
+    let photo_job = jobs
+        .iter()
+        .find(|j| j.kind == "fetch_photo")
+        .expect("a photo job");
     assert_eq!(
-        photos(&app).await,
-        Vec::<String>::new(),
-        "the first photo is gone"
+        photo_job.key.as_deref(),
+        Some(format!("photo:{}:502:photo", imported.order_id).as_str())
     );
-    assert!(app.db.list_orders(10, 0).await.unwrap().is_empty());
+    let history = app.db.history(imported.order_id).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.message.contains("item 502 is waiting for its photo")
+                && h.message.contains("HTTP 404")),
+        "{history:?}"
+    );
+
+    // A try while the host still answers 404 fails without storing anything.
+    let job = app::photo_job::FetchPhoto {
+        order_id: imported.order_id,
+        item_id: 502,
+        field: "photo".into(),
+        url: late_url.clone(),
+        local_files: None,
+    };
+    let e = app.fetch_photo(&job).await.unwrap_err();
+    assert!(e.to_string().contains("HTTP 404"), "{e}");
+    // The photo is there now: stored, recorded on the order, and the item's render queued.
+    std::fs::copy(
+        testkit::repo_root().join("fixtures/photos/progressive.jpg"),
+        late.join("photo.jpg"),
+    )
+    .unwrap();
+    let done = app.fetch_photo(&job).await.unwrap();
+    let app::photo_job::PhotoOutcome::Stored {
+        render: Some(render),
+    } = done
+    else {
+        panic!("the render is queued: {done:?}")
+    };
+    assert_eq!(app.db.job(render).await.unwrap().kind, "render");
+    let row = app.db.get_order(imported.order_id).await.unwrap();
+    let image = &row
+        .order
+        .item(502)
+        .unwrap()
+        .personalization
+        .as_ref()
+        .unwrap()
+        .client_images[0];
+    assert!(image.object_key.is_some());
+    assert_eq!(photos(&app).await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,25 +232,44 @@ async fn a_webp_photo_is_stored_as_webp() {
     assert_eq!(app.files.get(&stored[0]).await.unwrap(), bytes);
 }
 
+/// A photo in a format that is not accepted: the order is stored, the item waits, and the
+/// photo's error names the format.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_heic_photo_refuses_the_import_naming_the_format() {
+async fn a_heic_photo_is_refused_naming_the_format_and_the_order_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
     let base = fixture_server().await;
     let order = name_tag(&format!("{base}/photos/iphone.heic"));
-    let e = app
+    let imported = app
         .import_order(&serde_json::to_vec(&order).unwrap(), &api())
         .await
-        .unwrap_err();
-    assert_eq!(e.code(), "client_image", "{e}");
-    let msg = e.to_string();
+        .unwrap();
+    assert_eq!(imported.waiting_for_photos, vec![501]);
+    assert!(imported.jobs.is_empty(), "nothing rendered");
+    let history = app.db.history(imported.order_id).await.unwrap();
+    let msg = &history
+        .iter()
+        .find(|h| h.message.contains("waiting for its photo"))
+        .expect("the history says why")
+        .message;
     assert!(
         msg.contains("iphone.heic")
-            && msg.ends_with(
+            && msg.contains(
                 "HEIC images (iPhone photos) are not accepted; ask the customer for a JPEG, PNG, WebP or GIF"
             ),
         "{msg}"
     );
+    // Its job does not retry: the format will not change.
+    let e = app
+        .fetch_photo(&app::photo_job::FetchPhoto {
+            order_id: imported.order_id,
+            item_id: 501,
+            field: "photo".into(),
+            url: format!("{base}/photos/iphone.heic"),
+            local_files: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
     assert_eq!(photos(&app).await, Vec::<String>::new());
-    assert!(app.db.list_orders(10, 0).await.unwrap().is_empty());
 }

@@ -250,26 +250,6 @@ async fn invalid_orders_store_nothing() {
             },
             "woo_json",
         ),
-        (
-            "missing photo",
-            {
-                let mut v: serde_json::Value =
-                    serde_json::from_slice(&name_tag_order(3, "x")).unwrap();
-                v["line_items"][0]["meta_data"][1]["value"] = "no-such-photo.jpg".into();
-                serde_json::to_vec(&v).unwrap()
-            },
-            "client_image",
-        ),
-        (
-            "photo not an image",
-            {
-                let mut v: serde_json::Value =
-                    serde_json::from_slice(&name_tag_order(4, "x")).unwrap();
-                v["line_items"][0]["meta_data"][1]["value"] = "name-tag.json".into();
-                serde_json::to_vec(&v).unwrap()
-            },
-            "client_image",
-        ),
     ];
     for (what, body, code) in cases {
         let err = app.import_order(&body, &cli()).await.expect_err(what);
@@ -279,6 +259,21 @@ async fn invalid_orders_store_nothing() {
             "{what}: {}",
             err.http_status()
         );
+    }
+    assert!(app.db.list_orders(100, 0).await.unwrap().is_empty());
+    // A photo that is missing or not an image does not refuse the order (it waits for its
+    // photo, see tests/import.rs); its fetch fails for good, naming why.
+    for (file, why) in [
+        ("no-such-photo.jpg", "No such file"),
+        ("name-tag.json", "not an image"),
+    ] {
+        let dir = testkit::repo_root().join("fixtures/orders");
+        let e = app::photo_job::fetch_and_store(&app, file, Some(&dir))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "client_image", "{file}: {e}");
+        assert!(!e.is_retryable(), "{file}: {e}");
+        assert!(e.to_string().contains(why), "{file}: {e}");
     }
     // A template that is not installed.
     let mut missing = settings();

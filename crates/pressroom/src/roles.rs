@@ -304,7 +304,9 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
                             );
                         }
                         if wait {
-                            run_until_done(&app, &config, &imported.jobs).await?;
+                            // Photos not fetched at import come by job, then their renders:
+                            // wait for every job of the order.
+                            run_until_order_done(&app, &config, imported.order_id).await?;
                             print_renders(&app, &config, imported.order_id).await?;
                         }
                         Ok(ExitCode::SUCCESS)
@@ -362,6 +364,48 @@ async fn print_renders(app: &App, config: &Config, order_id: i64) -> Result<()> 
             println!("  mockup  {}", place(m));
         }
         println!("  report  {}", place(&x.report_key));
+    }
+    Ok(())
+}
+
+/// Run a worker in this process until no job of the order is queued or running.
+async fn run_until_order_done(app: &Arc<App>, config: &Config, order_id: i64) -> Result<()> {
+    use storage::queue::JobState;
+    let stop = CancellationToken::new();
+    let opts = worker_options(config, Some(format!("cli-{}", std::process::id())), None);
+    let worker = tokio::spawn(Worker::new(app.clone(), opts).run(stop.clone()));
+    let jobs = loop {
+        let jobs = app.db.jobs_for_order(order_id).await?;
+        if jobs
+            .iter()
+            .all(|j| !matches!(j.state, JobState::Queued | JobState::Running))
+        {
+            break jobs;
+        }
+        // A photo whose host did not answer is retried for hours: do not wait for that here.
+        if let Some(photo) = jobs.iter().find(|j| {
+            j.kind == app::photo_job::FETCH_PHOTO_JOB
+                && j.state == JobState::Queued
+                && j.attempts > 0
+        }) {
+            stop.cancel();
+            worker.await?;
+            anyhow::bail!(
+                "order {order_id} is stored, but a photo could not be fetched yet ({}); a worker keeps trying and renders the item when it is in",
+                photo.last_error.clone().unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    stop.cancel();
+    worker.await?;
+    if let Some(dead) = jobs.iter().find(|j| j.state == JobState::Dead) {
+        anyhow::bail!(
+            "{} job {} failed: {}",
+            dead.kind,
+            dead.id,
+            dead.last_error.clone().unwrap_or_default()
+        );
     }
     Ok(())
 }

@@ -183,6 +183,15 @@ fn order_detail(o: domain::Order) -> api::OrderDetail {
 
 fn line_item(i: domain::LineItem) -> api::LineItem {
     let not_rendered = i.not_rendered_reason();
+    let waiting_for_photos = match (&i.personalization, i.is_rendered()) {
+        (Some(p), true) => p
+            .client_images
+            .iter()
+            .filter(|c| c.object_key.is_none())
+            .map(|c| c.field.clone())
+            .collect(),
+        _ => vec![],
+    };
     api::LineItem {
         id: i.id,
         sku: i.sku,
@@ -214,6 +223,7 @@ fn line_item(i: domain::LineItem) -> api::LineItem {
                 .collect(),
         }),
         not_rendered,
+        waiting_for_photos,
     }
 }
 

@@ -145,3 +145,63 @@ async fn negative_amounts_are_refused_naming_the_field() {
     let list = get_json(&http, &server.url("/api/v1/orders")).await;
     assert_eq!(list["orders"], json!([]), "nothing stored");
 }
+
+/// A photo the store's customer linked but that cannot be fetched does not lose the order: it
+/// is stored (201), the line says it is waiting for its photo, and the photo's job, which a
+/// 404 will not change, ends with the reason in the history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_whose_photo_is_missing_is_kept_and_its_line_waits_for_the_photo() {
+    let server = Server::start().await;
+    let http = client();
+    let (photos, _) = serve_photo(biscuit()).await;
+    let order = order_fixture("name-tag.json", "Photo", &format!("{photos}/missing.jpg"));
+    let resp = http
+        .post(server.url("/api/v1/orders"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let imported: Value = resp.json().await.unwrap();
+    assert!(ids(&imported["jobs"]).is_empty(), "nothing to render yet");
+    let id = imported["order_id"].as_i64().unwrap();
+    let url = server.url(&format!("/api/v1/orders/{id}"));
+
+    let started = std::time::Instant::now();
+    let view = loop {
+        let view = get_json(&http, &url).await;
+        let photo_job = view["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["kind"] == "fetch_photo")
+            .cloned()
+            .unwrap_or_else(|| panic!("a photo job: {view}"));
+        // Dead, and its reason recorded (by the kind's dead hook, just after).
+        let recorded = view["history"].as_array().unwrap().iter().any(|h| {
+            h["message"]
+                .as_str()
+                .unwrap()
+                .contains("could not be fetched")
+        });
+        if photo_job["state"] == "dead" && recorded {
+            break view;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        view["order"]["items"][0]["waiting_for_photos"],
+        json!(["photo"])
+    );
+    let history = view["history"].as_array().unwrap();
+    assert!(
+        history.iter().any(|h| h["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be fetched: client image")
+            && h["message"].as_str().unwrap().contains("HTTP 404")),
+        "{history:?}"
+    );
+    assert!(view["renders"].as_array().unwrap().is_empty());
+}
