@@ -172,6 +172,7 @@ async fn add(app: &app::App, config: &Config, args: AddArgs) -> Result<ExitCode>
     if args.auth_in_query {
         settings.auth_in_query = true;
     }
+    let generated = args.webhook_secret.is_none() && !existing;
     let webhook_secret = match args.webhook_secret {
         Some(s) => s,
         None if existing => String::new(),
@@ -201,9 +202,11 @@ async fn add(app: &app::App, config: &Config, args: AddArgs) -> Result<ExitCode>
         for topic in app::stores::WEBHOOK_TOPICS {
             println!("  topic {topic:<14} delivery URL {delivery}");
         }
-        if !webhook_secret.is_empty() {
+        if generated {
             println!("  secret {webhook_secret}");
-            println!("(the secret is shown this once; it is stored sealed)");
+            println!("(this generated secret is shown this once; it is stored sealed)");
+        } else {
+            println!("  secret: the webhook secret you gave");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -73,10 +73,19 @@ fn config_prints_the_effective_configuration_with_secrets_hidden() {
         .env("PRESSROOM_FILES__KIND", "s3")
         .env("PRESSROOM_FILES__S3__BUCKET", "prints")
         .env("PRESSROOM_FILES__S3__SECRET_ACCESS_KEY", "wJalrXUtnFEMI")
-        .env("PRESSROOM_FILES__URL_SECRET", "sign-me"));
+        .env("PRESSROOM_FILES__URL_SECRET", "sign-me")
+        .env(
+            "PRESSROOM_SECRETS__KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
-    for secret in ["hunter2", "wJalrXUtnFEMI", "sign-me"] {
+    for secret in [
+        "hunter2",
+        "wJalrXUtnFEMI",
+        "sign-me",
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    ] {
         assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
     }
     assert!(
