@@ -54,6 +54,22 @@ impl Server {
 
     /// On the given database; `worker`: run an embedded worker.
     pub async fn start_on(dir: tempfile::TempDir, db_url: &str, worker: bool) -> Server {
+        Server::start_with(dir, db_url, worker, settings()).await
+    }
+
+    /// SQLite in a fresh temporary folder, a worker, and these settings.
+    pub async fn with_settings(settings: AppSettings) -> Server {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
+        Server::start_with(dir, &url, true, settings).await
+    }
+
+    async fn start_with(
+        dir: tempfile::TempDir,
+        db_url: &str,
+        worker: bool,
+        settings: AppSettings,
+    ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
@@ -73,7 +89,7 @@ impl Server {
         )
         .expect("the files folder");
         let app = Arc::new(
-            App::new(db, files, settings(), app::system_clock())
+            App::new(db, files, settings, app::system_clock())
                 .expect("app")
                 .with_secret_key(secret_key()),
         );

@@ -533,3 +533,76 @@ async fn a_status_change_waits_while_the_store_is_down_lands_once_and_its_echo_c
         .clone();
     assert_eq!(last_status_change["actor"], "store");
 }
+
+/// Photo URLs in orders from a store reach only public addresses: loopback, private and
+/// metadata addresses and a redirect from an allowed host to loopback are refused, a listener
+/// on loopback sees no connection, and every order is still kept, its item waiting with the
+/// reason in its history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photo_urls_from_a_store_never_reach_internal_addresses() {
+    // 127.0.0.1 plays a public photo host that redirects; 127.0.0.2 is the internal target.
+    let mut s = settings();
+    s.fetch.allow_hosts = vec!["127.0.0.1".into()];
+    let server = Server::with_settings(s).await;
+    let sim = WooSim::start(WooSimOptions::default()).await;
+    connect(&server, &sim).await;
+    let target = hook_url(&server);
+
+    let victim = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let victim_port = victim.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let hits = hits.clone();
+        tokio::spawn(async move {
+            while victim.accept().await.is_ok() {
+                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    let redirector = testkit::HttpStub::start(move |path| {
+        testkit::StubResponse::redirect(path.trim_start_matches("/to?"))
+    })
+    .await
+    .unwrap();
+    let internal = format!("http://127.0.0.2:{victim_port}/photo.jpg");
+    let urls = [
+        internal.clone(),
+        format!("http://[::1]:{victim_port}/photo.jpg"),
+        "http://10.0.0.1/photo.jpg".to_string(),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        format!("http://2130706434:{victim_port}/photo.jpg"),
+        format!("{}/to?{internal}", redirector.base_url),
+    ];
+    for (i, url) in urls.iter().enumerate() {
+        let id = 8000 + i as i64;
+        sim.insert_order(name_tag(id, "Ada", url));
+        assert_eq!(
+            sim.send_webhook(&target, "order.created", id).await,
+            StatusCode::OK
+        );
+    }
+    processed(&server, urls.len()).await;
+    for (i, url) in urls.iter().enumerate() {
+        let row = server
+            .app
+            .db
+            .find_order(STORE, 8000 + i as i64)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("the order with {url} is kept"));
+        let history = server.app.db.history(row.id).await.unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|h| h.message.contains("waiting for its photo")
+                    && h.message.contains("address not allowed")),
+            "{url}: {history:?}"
+        );
+        assert!(server.app.db.renders(row.id).await.unwrap().is_empty());
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no connection reached the internal listener"
+    );
+}
