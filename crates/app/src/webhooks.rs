@@ -165,14 +165,11 @@ async fn write_batch(db: &storage::Db, deliveries: &[NewDelivery]) -> Result<Vec
             .unwrap_or_default();
         let mut tx = db.begin().await?;
         let ids = db.insert_deliveries(&mut tx, deliveries).await?;
-        for &id in &ids {
-            db.enqueue(
-                &mut tx,
-                &WebhookKind.new_job(&ProcessWebhook { delivery: id }, now),
-                now,
-            )
-            .await?;
-        }
+        let jobs: Vec<storage::NewJob> = ids
+            .iter()
+            .map(|&id| WebhookKind.new_job(&ProcessWebhook { delivery: id }, now))
+            .collect();
+        db.enqueue_many(&mut tx, &jobs, now).await?;
         tx.commit().await?;
         Ok::<_, storage::StorageError>(ids)
     };

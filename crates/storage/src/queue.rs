@@ -316,6 +316,70 @@ impl Db {
         Ok(Enqueued::Queued(id))
     }
 
+    /// Enqueue many jobs without keys in the caller's transaction, in few statements (a burst
+    /// of webhook deliveries). Returns their ids in the order given.
+    pub async fn enqueue_many(
+        &self,
+        tx: &mut Tx,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StorageError> {
+        const ROWS: usize = 100;
+        let mut ids = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(ROWS) {
+            let mut sql = String::from(
+                "INSERT INTO jobs (kind, payload, state, priority, run_at, max_attempts, \
+                 order_id, created_at, updated_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 7;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, 'queued', ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 7
+                ));
+            }
+            sql.push_str(" RETURNING id");
+            let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+            for job in chunk {
+                debug_assert!(job.key.is_none(), "keyed jobs go through enqueue_unique");
+                q = q
+                    .bind(&job.kind)
+                    .bind(job.payload.to_string())
+                    .bind(job.priority)
+                    .bind(millis(job.run_at))
+                    .bind(job.max_attempts.max(1))
+                    .bind(job.order_id)
+                    .bind(millis(now));
+            }
+            // Identity ids follow the order of the VALUES; RETURNING need not.
+            let mut chunk_ids: Vec<i64> = q
+                .fetch_all(&mut *tx.tx)
+                .await?
+                .into_iter()
+                .map(|(id,)| id)
+                .collect();
+            chunk_ids.sort_unstable();
+            ids.extend(chunk_ids);
+        }
+        let mut kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
+        kinds.dedup();
+        for kind in kinds {
+            self.wake_at_commit(tx, kind).await?;
+        }
+        tx.enqueued += jobs.len();
+        Ok(ids)
+    }
+
     /// Wake idle workers (this process and, on Postgres, every listening one) at commit.
     async fn wake_at_commit(&self, tx: &mut Tx, kind: &str) -> Result<(), StorageError> {
         if self.dialect() == Dialect::Postgres && !tx.notify_jobs {

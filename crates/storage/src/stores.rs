@@ -109,6 +109,9 @@ pub struct OutboxRow {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// Rows per multi-row INSERT (7 parameters each, well under both databases' limits).
+const ROWS_PER_INSERT: usize = 100;
+
 const STORE_COLUMNS: &str = "id, name, url, config, secrets, created_at, updated_at, \
      last_webhook_at, last_reconcile_at, last_reconcile_error, reconciled_until";
 
@@ -307,21 +310,51 @@ impl Db {
     ) -> Result<Vec<i64>, StorageError> {
         let mut ids = Vec::with_capacity(deliveries.len());
         let mut latest: std::collections::BTreeMap<&str, i64> = Default::default();
-        for d in deliveries {
-            let (id,): (i64,) = sqlx::query_as(
+        // Many rows per statement: a burst of deliveries is a few round trips, not hundreds.
+        for chunk in deliveries.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
                 "INSERT INTO webhook_deliveries (store_id, topic, delivery_id, webhook_id, \
-                 headers, body, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(&d.store_id)
-            .bind(&d.topic)
-            .bind(&d.delivery_id)
-            .bind(&d.webhook_id)
-            .bind(d.headers.to_string())
-            .bind(d.body.clone())
-            .bind(millis(d.received_at))
-            .fetch_one(&mut *tx.tx)
-            .await?;
-            ids.push(id);
+                 headers, body, received_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 7;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                ));
+            }
+            sql.push_str(" RETURNING id");
+            let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+            for d in chunk {
+                q = q
+                    .bind(&d.store_id)
+                    .bind(&d.topic)
+                    .bind(&d.delivery_id)
+                    .bind(&d.webhook_id)
+                    .bind(d.headers.to_string())
+                    .bind(d.body.clone())
+                    .bind(millis(d.received_at));
+            }
+            // Ids are taken in the order of the VALUES; RETURNING need not keep it.
+            let mut chunk_ids: Vec<i64> = q
+                .fetch_all(&mut *tx.tx)
+                .await?
+                .into_iter()
+                .map(|(id,)| id)
+                .collect();
+            chunk_ids.sort_unstable();
+            ids.extend(chunk_ids);
+        }
+        for d in deliveries {
             let at = latest.entry(&d.store_id).or_default();
             *at = (*at).max(millis(d.received_at));
         }

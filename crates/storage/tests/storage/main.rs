@@ -6,3 +6,4 @@ mod common;
 mod files;
 mod queue;
 mod repo;
+mod stores;
