@@ -92,6 +92,28 @@ async fn a_merchant_connects_a_store_tests_it_and_imports_its_orders_twice() {
     };
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
+    // The order webhooks registered in the store, once.
+    for expected in [3, 0] {
+        let out = run(args(&["store", "add", "shop", "--register-webhooks"]))
+            .await
+            .unwrap();
+        let said = text(&out.stdout);
+        assert!(out.status.success(), "{said}{}", text(&out.stderr));
+        assert!(
+            said.contains(&format!("registered {expected} webhook(s)")),
+            "{said}"
+        );
+    }
+    let hooks = sim.webhooks();
+    let mut topics: Vec<&str> = hooks.iter().map(|h| h["topic"].as_str().unwrap()).collect();
+    topics.sort();
+    assert_eq!(topics, ["order.created", "order.deleted", "order.updated"]);
+    assert!(
+        hooks
+            .iter()
+            .all(|h| h["delivery_url"] == "http://127.0.0.1:8080/webhooks/woocommerce/shop")
+    );
+
     let out = run(args(&["store", "test", "shop"])).await.unwrap();
     let report = text(&out.stdout);
     assert!(out.status.success(), "{report}{}", text(&out.stderr));

@@ -54,14 +54,21 @@ impl Server {
 
     /// On the given database; `worker`: run an embedded worker.
     pub async fn start_on(dir: tempfile::TempDir, db_url: &str, worker: bool) -> Server {
-        Server::start_with(dir, db_url, worker, settings()).await
+        Server::start_with(dir, db_url, worker, settings(), None).await
+    }
+
+    /// SQLite, a worker that also polls the connected stores every `every`.
+    pub async fn with_reconcile_every(every: Duration) -> Server {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
+        Server::start_with(dir, &url, true, settings(), Some(every)).await
     }
 
     /// SQLite in a fresh temporary folder, a worker, and these settings.
     pub async fn with_settings(settings: AppSettings) -> Server {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
-        Server::start_with(dir, &url, true, settings).await
+        Server::start_with(dir, &url, true, settings, None).await
     }
 
     async fn start_with(
@@ -69,6 +76,7 @@ impl Server {
         db_url: &str,
         worker: bool,
         settings: AppSettings,
+        reconcile_every: Option<Duration>,
     ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -98,6 +106,7 @@ impl Server {
             let mut opts = WorkerOptions::new("api-test");
             opts.poll = Duration::from_millis(100);
             opts.lease = Duration::from_secs(10);
+            opts.reconcile_every = reconcile_every;
             tokio::spawn(Worker::new(app.clone(), opts).run(shutdown.clone()));
         }
         tokio::spawn(server::run(listener, app.clone(), shutdown.clone()));

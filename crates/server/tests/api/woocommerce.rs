@@ -606,3 +606,123 @@ async fn photo_urls_from_a_store_never_reach_internal_addresses() {
         "no connection reached the internal listener"
     );
 }
+
+/// The stores API: connect (secrets in, never out), list, check, import by id with progress
+/// polled by import id, disconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_are_connected_checked_and_imported_from_over_the_api() {
+    let server = Server::start().await;
+    let sim = WooSim::start(WooSimOptions::default()).await;
+    let http = client();
+    let start = Utc::now() - chrono::Duration::days(1);
+    sim.seed_orders(5, &plain_order(), 300, start, chrono::Duration::minutes(1));
+
+    let resp = http
+        .post(server.url("/api/v1/stores"))
+        .json(&json!({
+            "id": "api-shop",
+            "settings": {"url": sim.url(), "name": "API shop"},
+            "consumer_key": "ck_test",
+            "consumer_secret": "cs_test",
+            "webhook_secret": "whsec-api",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let text = resp.text().await.unwrap();
+    for secret in ["cs_test", "whsec-api"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let listed = get_json(&http, &server.url("/api/v1/stores")).await;
+    assert_eq!(listed[0]["id"], "api-shop");
+    assert_eq!(listed[0]["consumer_secret_set"], true);
+
+    // A bad id and a bad URL are refused naming what is wrong.
+    let resp = http
+        .post(server.url("/api/v1/stores"))
+        .json(&json!({"id": "Bad Id", "settings": {"url": sim.url()}}))
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "store").await;
+    assert!(message.contains("store id"), "{message}");
+    let resp = http
+        .post(server.url("/api/v1/stores"))
+        .json(&json!({"id": "x", "settings": {"url": "ftp://shop"}}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "store").await;
+
+    let resp = http
+        .post(server.url("/api/v1/stores/api-shop/test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+
+    let resp = http
+        .post(server.url("/api/v1/stores/api-shop/imports"))
+        .json(&json!({"scope": "ids", "ids": [300, 302, 304]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let import = resp.json::<Value>().await.unwrap()["import_id"]
+        .as_i64()
+        .unwrap();
+    let done = eventually("the import", Duration::from_secs(30), || async {
+        let v = get_json(&http, &server.url(&format!("/api/v1/imports/{import}"))).await;
+        (v["state"] == "done").then_some(v)
+    })
+    .await;
+    assert_eq!(done["progress"]["created"], 3, "{done}");
+    assert_eq!(server.app.db.list_orders(10, 0).await.unwrap().len(), 3);
+
+    let resp = http
+        .delete(server.url("/api/v1/stores/api-shop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = http
+        .get(server.url("/api/v1/stores/api-shop"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(
+        server.app.db.list_orders(10, 0).await.unwrap().len(),
+        3,
+        "its orders stay"
+    );
+}
+
+/// The worker's periodic reconcile finds orders no webhook announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_periodic_reconcile_polls_every_connected_store() {
+    let server = Server::with_reconcile_every(Duration::from_secs(1)).await;
+    let sim = WooSim::start(WooSimOptions::default()).await;
+    connect(&server, &sim).await;
+    sim.seed_orders(
+        4,
+        &plain_order(),
+        600,
+        Utc::now() - chrono::Duration::hours(1),
+        chrono::Duration::minutes(1),
+    );
+    eventually("the orders polled in", Duration::from_secs(30), || async {
+        (server.app.db.list_orders(10, 0).await.unwrap().len() == 4).then_some(())
+    })
+    .await;
+    let summary = server.app.store_summary(STORE).await.unwrap();
+    assert!(summary.last_reconcile_at.is_some());
+    assert!(
+        sim.requests_to("GET", "/wc/v3/orders")
+            .iter()
+            .all(|r| r.query_param("modified_after").is_some())
+    );
+}
