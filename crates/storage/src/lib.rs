@@ -20,6 +20,18 @@ pub use stores::{
     DeliveryRow, ImportProgress, ImportRow, NewDelivery, NewOutbox, OutboxRow, StoreRow,
 };
 
+/// `($1, $2, …), ($n+1, …)`: the VALUES of a multi-row INSERT of `rows` rows of `cols`
+/// parameters each (both dialects number parameters the same way).
+pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Unix milliseconds, the one time representation in both schemas.
 pub fn millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_millis()

@@ -327,38 +327,23 @@ impl Db {
         const ROWS: usize = 100;
         let mut ids = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(ROWS) {
-            let mut sql = String::from(
+            let sql = format!(
                 "INSERT INTO jobs (kind, payload, state, priority, run_at, max_attempts, \
-                 order_id, created_at, updated_at) VALUES ",
+                 order_id, created_at, updated_at) VALUES {} RETURNING id",
+                crate::values_placeholders(chunk.len(), 9)
             );
-            for i in 0..chunk.len() {
-                let p = i * 7;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, 'queued', ${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7,
-                    p + 7
-                ));
-            }
-            sql.push_str(" RETURNING id");
             let mut q = sqlx::query_as::<_, (i64,)>(&sql);
             for job in chunk {
                 debug_assert!(job.key.is_none(), "keyed jobs go through enqueue_unique");
                 q = q
                     .bind(&job.kind)
                     .bind(job.payload.to_string())
+                    .bind(JobState::Queued.as_str())
                     .bind(job.priority)
                     .bind(millis(job.run_at))
                     .bind(job.max_attempts.max(1))
                     .bind(job.order_id)
+                    .bind(millis(now))
                     .bind(millis(now));
             }
             // Identity ids follow the order of the VALUES; RETURNING need not.

@@ -312,27 +312,11 @@ impl Db {
         let mut latest: std::collections::BTreeMap<&str, i64> = Default::default();
         // Many rows per statement: a burst of deliveries is a few round trips, not hundreds.
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
-            let mut sql = String::from(
+            let sql = format!(
                 "INSERT INTO webhook_deliveries (store_id, topic, delivery_id, webhook_id, \
-                 headers, body, received_at) VALUES ",
+                 headers, body, received_at) VALUES {} RETURNING id",
+                crate::values_placeholders(chunk.len(), 7)
             );
-            for i in 0..chunk.len() {
-                let p = i * 7;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7
-                ));
-            }
-            sql.push_str(" RETURNING id");
             let mut q = sqlx::query_as::<_, (i64,)>(&sql);
             for d in chunk {
                 q = q
