@@ -377,25 +377,33 @@ impl App {
         })
     }
 
-    /// The store deleted (trashed) an order: it is flagged, and a running countdown stops so
-    /// it is never submitted by itself.
+    /// The store deleted (trashed) an order (`deleted`), or restored it from the trash: a
+    /// deleted order is flagged and its countdown stopped, so it is never submitted by itself;
+    /// a restored one loses the flag and its countdown starts again if it is eligible.
     pub async fn order_deleted_in_store(
         &self,
         store: &ConnectedStore,
         store_order_id: i64,
+        deleted: bool,
         actor: &Actor,
     ) -> Result<Option<i64>, AppError> {
         for _ in 0..MERGE_ATTEMPTS {
             let Some(row) = self.db.find_order(&store.id, store_order_id).await? else {
                 return Ok(None);
             };
-            if row.order.flags.deleted_in_store {
+            if row.order.flags.deleted_in_store == deleted {
                 return Ok(Some(row.id));
             }
             let now = self.now();
             let mut order = row.order.clone();
-            order.flags.deleted_in_store = true;
-            order.countdown.clear();
+            order.flags.deleted_in_store = deleted;
+            let message = if deleted {
+                order.countdown.clear();
+                "deleted in the store; it will not be submitted automatically"
+            } else {
+                order.start_countdown(now, hours(store.settings.submit_after_hours));
+                "restored in the store"
+            };
             let mut tx = self.db.begin().await?;
             match self
                 .db
@@ -413,8 +421,7 @@ impl App {
                         at: now,
                         actor: actor.clone(),
                         kind: EventKind::Updated,
-                        message: "deleted in the store; it will not be submitted automatically"
-                            .into(),
+                        message: message.into(),
                         payload: None,
                     },
                 )

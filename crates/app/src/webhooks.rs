@@ -230,6 +230,7 @@ impl App {
         let now = self.now();
         let delivery = NewDelivery {
             store_id: store_id.to_owned(),
+            store_order_id: connectors::woocommerce::order_id_of(&body),
             topic,
             delivery_id: headers.delivery_id.clone().unwrap_or_default(),
             webhook_id: headers.webhook_id.clone().unwrap_or_default(),
@@ -243,8 +244,30 @@ impl App {
 
     /// Process a kept delivery: merge the order it carries, or flag a deleted one. The
     /// outcome is recorded on the delivery.
+    ///
+    /// The deliveries of one store order are processed in the order they arrived: a job
+    /// first processes the earlier ones of its order that no job has finished yet (another
+    /// job may be on one at the same time; merging twice changes nothing), so a deletion that
+    /// overtook its order's creation finds the order.
     pub async fn process_webhook(&self, delivery: i64) -> Result<String, AppError> {
         let row = self.db.delivery(delivery).await?;
+        if let Some(outcome) = row.outcome.clone().filter(|_| row.processed_at.is_some()) {
+            return Ok(outcome);
+        }
+        if let Some(store_order_id) = row.delivery.store_order_id {
+            let earlier = self
+                .db
+                .unprocessed_deliveries(&row.delivery.store_id, store_order_id, delivery)
+                .await?;
+            for d in earlier.into_iter().filter(|d| d.id != delivery) {
+                self.process_one(d).await?;
+            }
+        }
+        self.process_one(row).await
+    }
+
+    async fn process_one(&self, row: storage::DeliveryRow) -> Result<String, AppError> {
+        let delivery = row.id;
         let store = self.connected_store(&row.delivery.store_id).await?;
         let source = ImportSource {
             actor: Actor::Store,
@@ -253,10 +276,17 @@ impl App {
         let body = &row.delivery.body;
         let (outcome, order_id) = match Topic::parse(&row.delivery.topic) {
             Topic::OrderChanged => match self.upsert_order(&store, body, &source).await {
-                Ok(imported) => (
-                    imported.outcome.as_str().to_owned(),
-                    Some(imported.order_id),
-                ),
+                Ok(imported) => {
+                    if row.delivery.topic.trim() == "order.restored" {
+                        let id = connectors::woocommerce::order_id_of(body).unwrap_or_default();
+                        self.order_deleted_in_store(&store, id, false, &Actor::Store)
+                            .await?;
+                    }
+                    (
+                        imported.outcome.as_str().to_owned(),
+                        Some(imported.order_id),
+                    )
+                }
                 Err(e) if e.is_retryable() => return Err(e),
                 // A body that cannot be an order (or names a template that is not
                 // installed) stays kept with the reason; retrying would not change it.
@@ -265,7 +295,7 @@ impl App {
             Topic::OrderDeleted => match connectors::woocommerce::order_id_of(body) {
                 Some(id) => {
                     let order = self
-                        .order_deleted_in_store(&store, id, &Actor::Store)
+                        .order_deleted_in_store(&store, id, true, &Actor::Store)
                         .await?;
                     (
                         if order.is_some() {

@@ -38,6 +38,8 @@ pub struct NewDelivery {
     pub topic: String,
     pub delivery_id: String,
     pub webhook_id: String,
+    /// The store order the body is about, when it names one.
+    pub store_order_id: Option<i64>,
     /// The headers that matter for the record (topic, ids, signature, source), as JSON.
     pub headers: serde_json::Value,
     pub body: Vec<u8>,
@@ -109,7 +111,7 @@ pub struct OutboxRow {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// Rows per multi-row INSERT (7 parameters each, well under both databases' limits).
+/// Rows per multi-row INSERT (8 parameters each, well under both databases' limits).
 const ROWS_PER_INSERT: usize = 100;
 
 const STORE_COLUMNS: &str = "id, name, url, config, secrets, created_at, updated_at, \
@@ -146,8 +148,8 @@ fn store_from_row(row: &AnyRow) -> Result<StoreRow, StorageError> {
     })
 }
 
-const DELIVERY_COLUMNS: &str = "id, store_id, topic, delivery_id, webhook_id, headers, body, \
-     received_at, processed_at, outcome, order_id";
+const DELIVERY_COLUMNS: &str = "id, store_id, topic, delivery_id, webhook_id, store_order_id, \
+     headers, body, received_at, processed_at, outcome, order_id";
 
 fn delivery_from_row(row: &AnyRow) -> Result<DeliveryRow, StorageError> {
     let id: i64 = row.try_get("id")?;
@@ -158,6 +160,7 @@ fn delivery_from_row(row: &AnyRow) -> Result<DeliveryRow, StorageError> {
             topic: row.try_get("topic")?,
             delivery_id: row.try_get("delivery_id")?,
             webhook_id: row.try_get("webhook_id")?,
+            store_order_id: row.try_get("store_order_id")?,
             headers: serde_json::from_str(&headers).map_err(|e| corrupt("delivery", id, e))?,
             body: row.try_get("body")?,
             received_at: from_millis(row.try_get("received_at")?),
@@ -314,8 +317,8 @@ impl Db {
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO webhook_deliveries (store_id, topic, delivery_id, webhook_id, \
-                 headers, body, received_at) VALUES {} RETURNING id",
-                crate::values_placeholders(chunk.len(), 7)
+                 store_order_id, headers, body, received_at) VALUES {} RETURNING id",
+                crate::values_placeholders(chunk.len(), 8)
             );
             let mut q = sqlx::query_as::<_, (i64,)>(&sql);
             for d in chunk {
@@ -324,6 +327,7 @@ impl Db {
                     .bind(&d.topic)
                     .bind(&d.delivery_id)
                     .bind(&d.webhook_id)
+                    .bind(d.store_order_id)
                     .bind(d.headers.to_string())
                     .bind(d.body.clone())
                     .bind(millis(d.received_at));
@@ -371,6 +375,25 @@ impl Db {
         }
     }
 
+    /// The deliveries about one store order not processed yet, up to `up_to`, oldest first.
+    pub async fn unprocessed_deliveries(
+        &self,
+        store_id: &str,
+        store_order_id: i64,
+        up_to: i64,
+    ) -> Result<Vec<DeliveryRow>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE store_id = $1 \
+             AND store_order_id = $2 AND id <= $3 AND processed_at IS NULL ORDER BY id"
+        ))
+        .bind(store_id)
+        .bind(store_order_id)
+        .bind(up_to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
     /// The newest deliveries of a store, newest first.
     pub async fn deliveries(
         &self,
@@ -397,7 +420,8 @@ impl Db {
         Ok(n)
     }
 
-    /// Record what processing a delivery did.
+    /// Record what processing a delivery did. The first record stands: a delivery that two
+    /// jobs processed at once (merging twice changes nothing) keeps the first outcome.
     pub async fn mark_delivery(
         &self,
         tx: &mut Tx,
@@ -408,7 +432,7 @@ impl Db {
     ) -> Result<(), StorageError> {
         sqlx::query(
             "UPDATE webhook_deliveries SET processed_at = $1, outcome = $2, order_id = $3 \
-             WHERE id = $4",
+             WHERE id = $4 AND processed_at IS NULL",
         )
         .bind(millis(now))
         .bind(outcome)

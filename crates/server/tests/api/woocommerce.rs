@@ -726,3 +726,46 @@ async fn the_workers_periodic_reconcile_polls_every_connected_store() {
             .all(|r| r.query_param("modified_after").is_some())
     );
 }
+
+/// An order trashed in the store is flagged and stops its countdown; restored, it is
+/// unflagged; a deletion for an order Pressroom never had is kept and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_deleted_and_restored_in_the_store_are_flagged_and_unflagged() {
+    let server = Server::start().await;
+    let sim = WooSim::start(WooSimOptions::default()).await;
+    connect(&server, &sim).await;
+    let http = client();
+    let target = hook_url(&server);
+    let mut order = plain_order();
+    order["id"] = json!(7100);
+    sim.insert_order(order);
+    sim.send_webhook(&target, "order.created", 7100).await;
+    sim.send_webhook(&target, "order.deleted", 7100).await;
+    sim.send_webhook(&target, "order.deleted", 4242).await;
+    let outcomes = processed(&server, 3).await;
+    assert_eq!(outcomes, ["created", "deleted", "unknown_order"]);
+    let id = server
+        .app
+        .db
+        .find_order(STORE, 7100)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let url = server.url(&format!("/api/v1/orders/{id}"));
+    let view = get_json(&http, &url).await;
+    assert_eq!(view["store_sync"]["deleted_in_store"], true);
+    assert!(view["order"]["countdown"]["submit_at"].is_null(), "{view}");
+
+    sim.send_webhook(&target, "order.restored", 7100).await;
+    processed(&server, 4).await;
+    let view = get_json(&http, &url).await;
+    assert_eq!(view["store_sync"]["deleted_in_store"], false);
+    assert!(
+        view["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["message"] == "restored in the store")
+    );
+}

@@ -84,6 +84,7 @@ async fn a_burst_of_deliveries_is_kept_byte_for_byte_with_its_jobs_in_order(db: 
             topic: "order.updated".into(),
             delivery_id: format!("d-{i}"),
             webhook_id: "42".into(),
+            store_order_id: Some(i % 3),
             headers: json!({"X-WC-Webhook-Topic": "order.updated"}),
             // Bytes that are not UTF-8 are kept as they came.
             body: vec![i as u8, 0xff, 0xfe, b'{'],
