@@ -151,7 +151,8 @@ pub struct StoreWrite {
     /// "status", "note" or "tracking".
     pub kind: String,
     pub payload: serde_json::Value,
-    /// "pending" or "delivered".
+    /// "pending", "delivered", or "failed" (the store refused it for good; the history says
+    /// why).
     pub state: String,
     pub attempts: i64,
     pub last_error: Option<String>,

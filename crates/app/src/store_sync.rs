@@ -60,6 +60,16 @@ pub struct StatusSet {
     pub sync_pending: bool,
 }
 
+/// A 4xx about the request itself (not the credentials): sending it again cannot help.
+fn refused_for_good(e: &connectors::woo_client::WooClientError) -> bool {
+    use connectors::woo_client::WooClientError as E;
+    match e {
+        E::Http { status, .. } => (400..500).contains(status) && !e.is_retryable(),
+        E::NotFound { .. } => true,
+        _ => false,
+    }
+}
+
 fn outbox_key(order_id: i64) -> String {
     format!("outbox:{order_id}")
 }
@@ -290,7 +300,8 @@ impl App {
     }
 
     /// Deliver an order's pending outbox entries, oldest first. Stops at the first failure
-    /// (later entries wait, so the store sees changes in order).
+    /// that may pass (later entries wait, so the store sees changes in order); an entry the
+    /// store refuses for good (a 4xx) ends as failed, with the reason in the history.
     pub async fn deliver_outbox(&self, order_id: i64) -> Result<usize, AppError> {
         let mut delivered = 0;
         loop {
@@ -329,10 +340,25 @@ impl App {
             };
             let (message, echo) = match result {
                 Ok(done) => done,
-                Err(e) => {
+                Err(e) if e.is_retryable() => {
                     let message = e.merchant_message();
                     self.db.outbox_attempt_failed(entry.id, &message).await?;
                     tracing::warn!(order_id, entry = entry.id, error = %message, "store write failed");
+                    return Err(e.into());
+                }
+                Err(e) if refused_for_good(&e) => {
+                    // The store will never take it as it is (a status it does not know, an
+                    // order it no longer has): say so on the order and go on with its later
+                    // writes.
+                    self.record_refused(order_id, &entry, &e.merchant_message())
+                        .await?;
+                    continue;
+                }
+                Err(e) => {
+                    // Refused credentials or a wrong address: the merchant can fix those, so
+                    // the entry stays pending (and shown) for the next attempt.
+                    let message = e.merchant_message();
+                    self.db.outbox_attempt_failed(entry.id, &message).await?;
                     return Err(e.into());
                 }
             };
@@ -340,6 +366,38 @@ impl App {
                 .await?;
             delivered += 1;
         }
+    }
+
+    async fn record_refused(
+        &self,
+        order_id: i64,
+        entry: &storage::OutboxRow,
+        message: &str,
+    ) -> Result<(), AppError> {
+        tracing::warn!(order_id, entry = entry.id, error = %message, "the store refused a write");
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        self.db.outbox_refused(&mut tx, entry.id, message).await?;
+        self.db
+            .append_history(
+                &mut tx,
+                order_id,
+                &HistoryEvent {
+                    at: now,
+                    actor: Actor::System,
+                    kind: EventKind::Note,
+                    message: format!(
+                        "the store refused the {} write ({}): {message}",
+                        entry.kind, entry.payload
+                    ),
+                    payload: Some(serde_json::json!({
+                        "outbox": entry.id, "kind": entry.kind, "refused": message,
+                    })),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Mark an entry delivered and note the store's `date_modified_gmt` from its answer, so

@@ -102,7 +102,7 @@ pub struct OutboxRow {
     /// "status", "note" or "tracking".
     pub kind: String,
     pub payload: serde_json::Value,
-    /// "pending" or "delivered".
+    /// "pending", "delivered", or "failed" (the store refused it for good).
     pub state: String,
     pub actor: String,
     pub attempts: i64,
@@ -593,6 +593,25 @@ impl Db {
              attempts = attempts + 1, last_error = NULL WHERE id = $2",
         )
         .bind(millis(now))
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The store refused the entry for good (it will never take it as it is): the entry ends
+    /// as "failed" with the reason, and the order's later writes go on.
+    pub async fn outbox_refused(
+        &self,
+        tx: &mut Tx,
+        id: i64,
+        error: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $1 \
+             WHERE id = $2",
+        )
+        .bind(error)
         .bind(id)
         .execute(&mut *tx.tx)
         .await?;

@@ -769,3 +769,62 @@ async fn orders_deleted_and_restored_in_the_store_are_flagged_and_unflagged() {
             .any(|h| h["message"] == "restored in the store")
     );
 }
+
+/// A write the store refuses for good (a status it does not know) ends as failed with the
+/// reason in the history, and the order's later writes still land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_the_store_refuses_for_good_is_recorded_and_later_writes_go_on() {
+    let server = Server::start().await;
+    let sim = WooSim::start(WooSimOptions::default()).await;
+    connect(&server, &sim).await;
+    let http = client();
+    let target = hook_url(&server);
+    let mut order = plain_order();
+    order["id"] = json!(7200);
+    order["status"] = json!("processing");
+    sim.insert_order(order);
+    sim.send_webhook(&target, "order.created", 7200).await;
+    processed(&server, 1).await;
+    let id = server
+        .app
+        .db
+        .find_order(STORE, 7200)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    for status in ["not-a-status", "on-hold"] {
+        let resp = http
+            .post(server.url(&format!("/api/v1/orders/{id}/status")))
+            .json(&json!({ "status": status }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let url = server.url(&format!("/api/v1/orders/{id}"));
+    let view = eventually("both writes settled", Duration::from_secs(30), || async {
+        let view = get_json(&http, &url).await;
+        (view["store_sync"]["pending"] == 0).then_some(view)
+    })
+    .await;
+    let states: Vec<&str> = view["store_sync"]["writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["failed", "delivered"]);
+    assert_eq!(sim.order(7200).unwrap()["status"], "on-hold");
+    assert!(
+        view["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("the store refused the status write")),
+        "{view}"
+    );
+}
