@@ -98,6 +98,26 @@ async fn processed(server: &Server, expected: usize) -> Vec<String> {
     .await
 }
 
+/// A plain processing order `id` created in the store and announced by webhook; Pressroom's
+/// id for it once the delivery is processed (the store's `deliveries` deliveries in all).
+async fn created_by_webhook(server: &Server, sim: &WooSim, id: i64, deliveries: usize) -> i64 {
+    let mut order = plain_order();
+    order["id"] = json!(id);
+    order["status"] = json!("processing");
+    sim.insert_order(order);
+    sim.send_webhook(&hook_url(server), "order.created", id)
+        .await;
+    processed(server, deliveries).await;
+    server
+        .app
+        .db
+        .find_order(STORE, id)
+        .await
+        .unwrap()
+        .expect("the order was created")
+        .id
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsigned_and_badly_signed_webhooks_get_401_and_nothing_is_kept_pings_get_200() {
     let server = Server::without_worker().await;
@@ -432,20 +452,7 @@ async fn a_status_change_waits_while_the_store_is_down_lands_once_and_its_echo_c
     connect(&server, &sim).await;
     let http = client();
     let target = hook_url(&server);
-    let mut order = plain_order();
-    order["id"] = json!(7001);
-    order["status"] = json!("processing");
-    sim.insert_order(order);
-    sim.send_webhook(&target, "order.created", 7001).await;
-    processed(&server, 1).await;
-    let order_id = server
-        .app
-        .db
-        .find_order(STORE, 7001)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let order_id = created_by_webhook(&server, &sim, 7001, 1).await;
     let view_url = server.url(&format!("/api/v1/orders/{order_id}"));
 
     // The store goes down; the merchant puts the order on hold in Pressroom.
@@ -778,21 +785,7 @@ async fn a_write_the_store_refuses_for_good_is_recorded_and_later_writes_go_on()
     let sim = WooSim::start(WooSimOptions::default()).await;
     connect(&server, &sim).await;
     let http = client();
-    let target = hook_url(&server);
-    let mut order = plain_order();
-    order["id"] = json!(7200);
-    order["status"] = json!("processing");
-    sim.insert_order(order);
-    sim.send_webhook(&target, "order.created", 7200).await;
-    processed(&server, 1).await;
-    let id = server
-        .app
-        .db
-        .find_order(STORE, 7200)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let id = created_by_webhook(&server, &sim, 7200, 1).await;
     for status in ["not-a-status", "on-hold"] {
         let resp = http
             .post(server.url(&format!("/api/v1/orders/{id}/status")))
