@@ -713,7 +713,9 @@ async fn stores_are_connected_checked_and_imported_from_over_the_api() {
 async fn the_workers_periodic_reconcile_polls_every_connected_store() {
     let server = Server::with_reconcile_every(Duration::from_secs(1)).await;
     let sim = WooSim::start(WooSimOptions::default()).await;
-    connect(&server, &sim).await;
+    // The orders are in the store before it is connected: a poll looks at what was modified
+    // since the previous poll (less an overlap), so orders dated an hour back that appeared
+    // only later would be outside its window.
     sim.seed_orders(
         4,
         &plain_order(),
@@ -721,6 +723,7 @@ async fn the_workers_periodic_reconcile_polls_every_connected_store() {
         Utc::now() - chrono::Duration::hours(1),
         chrono::Duration::minutes(1),
     );
+    connect(&server, &sim).await;
     eventually("the orders polled in", Duration::from_secs(30), || async {
         (server.app.db.list_orders(10, 0).await.unwrap().len() == 4).then_some(())
     })
