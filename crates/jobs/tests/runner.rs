@@ -435,7 +435,16 @@ async fn a_periodic_job_fires_once_per_period_with_two_runners_on_separate_pools
         clock.clone(),
     );
     let rc = Running::start(&c, registry.clone(), options("c"));
-    eventually("the fourth period's run", || fired(4)).await;
+    // On a timeout, say what the jobs were (this once timed out under a full suite's load).
+    let started = std::time::Instant::now();
+    while !fired(4).await {
+        if started.elapsed() > Duration::from_secs(30) {
+            let jobs = db.jobs_of_kind("note").await.unwrap();
+            let periodic = db.queue_counts().await.unwrap();
+            panic!("the fourth period's run did not happen: {jobs:?}; queue {periodic:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     rc.periodic_looked(2).await;
     rc.stop().await;
     let rc = Running::start(&c, registry.clone(), options("c2"));
