@@ -154,11 +154,14 @@ impl<C: JobContext> Runner<C> {
                 None
             }
         };
-        let _reaper = AbortOnDrop(tokio::spawn(reap_expired(
+        // The reaper and the periodic schedules end on `shutdown` between two passes; they
+        // are awaited, never aborted: an abort could cut a transaction in two and, on SQLite,
+        // leave its connection holding the write lock until that connection is used again.
+        let reaper = tokio::spawn(reap_expired(
             self.ctx.clone(),
             opts.lease / 2,
             shutdown.clone(),
-        )));
+        ));
         let schedules: Vec<_> = self
             .registry
             .periodic_schedules()
@@ -166,14 +169,18 @@ impl<C: JobContext> Runner<C> {
             .filter(|p| kinds.contains(&p.job.kind.as_str()))
             .cloned()
             .collect();
-        let _periodic = (!schedules.is_empty())
-            .then(|| AbortOnDrop(tokio::spawn(fire_periodic(shared.clone(), schedules))));
+        let periodic = (!schedules.is_empty())
+            .then(|| tokio::spawn(fire_periodic(shared.clone(), schedules)));
         let loops: Vec<_> = by_class
             .into_iter()
             .map(|(class, kinds)| tokio::spawn(claim_loop(shared.clone(), class, kinds)))
             .collect();
         for l in loops {
             let _ = l.await;
+        }
+        let _ = reaper.await;
+        if let Some(p) = periodic {
+            let _ = p.await;
         }
 
         tracing::info!(worker = %opts.id, running = shared.tracker.len(), "shutting down: finishing running jobs");
