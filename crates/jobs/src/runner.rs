@@ -169,8 +169,8 @@ impl<C: JobContext> Runner<C> {
             .filter(|p| kinds.contains(&p.job.kind.as_str()))
             .cloned()
             .collect();
-        let periodic = (!schedules.is_empty())
-            .then(|| tokio::spawn(fire_periodic(shared.clone(), schedules)));
+        let periodic =
+            (!schedules.is_empty()).then(|| tokio::spawn(fire_periodic(shared.clone(), schedules)));
         let loops: Vec<_> = by_class
             .into_iter()
             .map(|(class, kinds)| tokio::spawn(claim_loop(shared.clone(), class, kinds)))
