@@ -101,9 +101,9 @@ impl App {
     /// when it exists, keyed by (store, store order id), the store's newer state is merged
     /// (`domain::Order::apply_store_update`): an older `date_modified_gmt` changes nothing,
     /// what changed goes into the history, items whose personalization changed are rendered
-    /// again unless the order was submitted (then it is flagged). Invalid orders, unknown
-    /// templates and unreachable images are refused with an error that names them; nothing
-    /// is stored then.
+    /// again unless the order was submitted (then it is flagged). Invalid orders and unknown
+    /// templates are refused with an error that names them, and nothing is stored; a photo
+    /// that cannot be fetched yet leaves its item waiting for a `fetch_photo` job.
     pub async fn upsert_order(
         &self,
         store: &ConnectedStore,
