@@ -14,6 +14,7 @@ use object_store::ObjectStoreExt;
 use serde::Serialize;
 use storage::NewJob;
 
+use crate::order_write::OrderWrite;
 use crate::photo_job::{FetchPhoto, fetch_and_store};
 use crate::stores::ConnectedStore;
 use crate::{App, AppError, RENDER_JOB};
@@ -37,6 +38,9 @@ pub struct Imported {
     pub changes: String,
     /// Items whose photos could not be fetched yet: a job fetches them, then renders.
     pub waiting_for_photos: Vec<i64>,
+    /// The store's `date_modified_gmt` of the order as it came (where a reconcile poll got to).
+    #[serde(skip)]
+    pub store_modified_at: Option<DateTime<Utc>>,
 }
 
 fn waiting_items(waiting: &[(FetchPhoto, String)]) -> Vec<i64> {
@@ -145,7 +149,12 @@ impl App {
                     self.forget_photos(&stored).await;
                     return Err(e);
                 }
-                Ok(imported) => return Ok(imported),
+                Ok(imported) => {
+                    return Ok(Imported {
+                        store_modified_at: incoming.modified_at,
+                        ..imported
+                    });
+                }
             }
         }
         Err(AppError::Storage(storage::StorageError::Conflict {
@@ -265,6 +274,7 @@ impl App {
             outcome: Outcome::Created,
             changes: String::new(),
             waiting_for_photos: waiting_items,
+            store_modified_at: None,
         })
     }
 
@@ -279,15 +289,7 @@ impl App {
         stored: &mut Vec<String>,
     ) -> Result<Imported, AppError> {
         let now = self.now();
-        let status_pending = {
-            let mut tx = self.db.begin().await?;
-            let pending = self
-                .db
-                .has_pending_outbox(&mut tx, row.id, "status")
-                .await?;
-            tx.commit().await?;
-            pending
-        };
+        let status_pending = self.db.has_pending_outbox(row.id, "status").await?;
         let mut order = row.order.clone();
         let unchanged = |outcome| Imported {
             order_id: row.id,
@@ -296,6 +298,7 @@ impl App {
             outcome,
             changes: String::new(),
             waiting_for_photos: vec![],
+            store_modified_at: None,
         };
         let changes = match order.apply_store_update(incoming, status_pending, now) {
             StoreUpdate::Stale { .. } => return Ok(unchanged(Outcome::Stale)),
@@ -374,6 +377,7 @@ impl App {
             outcome: Outcome::Updated,
             changes: summary,
             waiting_for_photos: waiting_items,
+            store_modified_at: None,
         })
     }
 
@@ -387,32 +391,31 @@ impl App {
         deleted: bool,
         actor: &Actor,
     ) -> Result<Option<i64>, AppError> {
-        for _ in 0..MERGE_ATTEMPTS {
-            let Some(row) = self.db.find_order(&store.id, store_order_id).await? else {
-                return Ok(None);
-            };
-            if row.order.flags.deleted_in_store == deleted {
-                return Ok(Some(row.id));
-            }
-            let now = self.now();
-            let mut order = row.order.clone();
-            order.flags.deleted_in_store = deleted;
-            let message = if deleted {
-                order.countdown.clear();
-                "deleted in the store; it will not be submitted automatically"
-            } else {
-                order.start_countdown(now, hours(store.settings.submit_after_hours));
-                "restored in the store"
-            };
-            let mut tx = self.db.begin().await?;
-            match self
-                .db
-                .update_order(&mut tx, row.id, row.row_version, &order, now)
-                .await
-            {
-                Err(storage::StorageError::Conflict { .. }) => continue,
-                other => other?,
-            };
+        let Some(row) = self.db.find_order(&store.id, store_order_id).await? else {
+            return Ok(None);
+        };
+        let write = self
+            .write_order(row.id, |order, now| {
+                if order.flags.deleted_in_store == deleted {
+                    return None;
+                }
+                order.flags.deleted_in_store = deleted;
+                Some(if deleted {
+                    order.countdown.clear();
+                    "deleted in the store; it will not be submitted automatically"
+                } else {
+                    order.start_countdown(now, hours(store.settings.submit_after_hours));
+                    "restored in the store"
+                })
+            })
+            .await?;
+        if let Some(OrderWrite {
+            mut tx,
+            now,
+            value: message,
+            ..
+        }) = write
+        {
             self.db
                 .append_history(
                     &mut tx,
@@ -427,12 +430,8 @@ impl App {
                 )
                 .await?;
             tx.commit().await?;
-            return Ok(Some(row.id));
         }
-        Err(AppError::Storage(storage::StorageError::Conflict {
-            what: "order",
-            id: format!("{}/{store_order_id}", store.id),
-        }))
+        Ok(Some(row.id))
     }
 
     /// Delete the photos a refused import stored. Photos are shared by content, so only keys

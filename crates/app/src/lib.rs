@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod housekeeping;
 pub mod import;
 pub mod metrics;
+mod order_write;
 pub mod photo_job;
 pub mod render_job;
 pub mod render_kind;

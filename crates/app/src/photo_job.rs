@@ -14,6 +14,7 @@ use domain::{Actor, EventKind, HistoryEvent};
 use jobs::{Backoff, Completion, Job, JobKind, ResourceClass, RetryOn, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
+use crate::order_write::OrderWrite;
 use crate::{App, AppError, fetch};
 
 pub const FETCH_PHOTO_JOB: &str = "fetch_photo";
@@ -81,69 +82,60 @@ impl App {
     /// item's render when nothing is missing any more.
     pub async fn fetch_photo(&self, job: &FetchPhoto) -> Result<PhotoOutcome, AppError> {
         let (key, sha256, _) = fetch_and_store(self, &job.url, job.local_files.as_deref()).await?;
-        for _ in 0..5 {
-            let row = self.db.get_order(job.order_id).await?;
-            let mut order = row.order.clone();
-            let Some(item) = order.items.iter_mut().find(|i| i.id == job.item_id) else {
-                return Ok(PhotoOutcome::NotWanted);
-            };
-            let Some(p) = item.personalization.as_mut() else {
-                return Ok(PhotoOutcome::NotWanted);
-            };
-            let Some(image) = p
-                .client_images
-                .iter_mut()
-                .find(|i| i.field == job.field && i.source_url == job.url)
-            else {
-                return Ok(PhotoOutcome::NotWanted);
-            };
-            image.object_key = Some(key.clone());
-            image.sha256 = Some(sha256.clone());
-            let complete = p.client_images.iter().all(|i| i.object_key.is_some());
-            let renders = complete && item.is_rendered() && order.can_render().is_ok();
-            let now = self.now();
-            let mut tx = self.db.begin().await?;
-            match self
-                .db
-                .update_order(&mut tx, job.order_id, row.row_version, &order, now)
-                .await
-            {
-                Err(storage::StorageError::Conflict { .. }) => continue,
-                other => other?,
-            };
-            self.db
-                .append_history(
-                    &mut tx,
-                    job.order_id,
-                    &HistoryEvent {
-                        at: now,
-                        actor: Actor::System,
-                        kind: EventKind::Note,
-                        message: format!(
-                            "the photo of item {} ({}) is in: {}",
-                            job.item_id, job.field, job.url
-                        ),
-                        payload: Some(serde_json::json!({
-                            "item_id": job.item_id, "field": job.field, "object_key": key,
-                        })),
-                    },
-                )
-                .await?;
-            let render = if renders {
-                self.enqueue_renders(&mut tx, job.order_id, &[job.item_id], &Actor::System, now)
-                    .await?
-                    .first()
-                    .copied()
-            } else {
-                None
-            };
-            tx.commit().await?;
-            return Ok(PhotoOutcome::Stored { render });
-        }
-        Err(AppError::Storage(storage::StorageError::Conflict {
-            what: "order",
-            id: job.order_id.to_string(),
-        }))
+        let write = self
+            .write_order(job.order_id, |order, _| {
+                let item = order.items.iter_mut().find(|i| i.id == job.item_id)?;
+                let p = item.personalization.as_mut()?;
+                let image = p
+                    .client_images
+                    .iter_mut()
+                    .find(|i| i.field == job.field && i.source_url == job.url)?;
+                image.object_key = Some(key.clone());
+                image.sha256 = Some(sha256.clone());
+                let complete = p.client_images.iter().all(|i| i.object_key.is_some());
+                let rendered = item.is_rendered();
+                // Renders when it was the item's last missing photo.
+                Some(complete && rendered && order.can_render().is_ok())
+            })
+            .await?;
+        // The item is gone or wants another photo now (the store changed it).
+        let Some(OrderWrite {
+            mut tx,
+            now,
+            value: renders,
+            ..
+        }) = write
+        else {
+            return Ok(PhotoOutcome::NotWanted);
+        };
+        self.db
+            .append_history(
+                &mut tx,
+                job.order_id,
+                &HistoryEvent {
+                    at: now,
+                    actor: Actor::System,
+                    kind: EventKind::Note,
+                    message: format!(
+                        "the photo of item {} ({}) is in: {}",
+                        job.item_id, job.field, job.url
+                    ),
+                    payload: Some(serde_json::json!({
+                        "item_id": job.item_id, "field": job.field, "object_key": key,
+                    })),
+                },
+            )
+            .await?;
+        let render = if renders {
+            self.enqueue_renders(&mut tx, job.order_id, &[job.item_id], &Actor::System, now)
+                .await?
+                .first()
+                .copied()
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(PhotoOutcome::Stored { render })
     }
 
     /// Queue a photo job in `tx` (one per item and field at a time).

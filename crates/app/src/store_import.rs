@@ -106,18 +106,8 @@ impl App {
         scope: &ImportScope,
         actor: &Actor,
     ) -> Result<i64, AppError> {
-        let store = self.connected_store(store_id).await?;
-        self.store_client(&store)?;
+        let id = self.start_store_import(store_id, scope, actor).await?;
         let now = self.now();
-        let id = self
-            .db
-            .start_import(
-                store_id,
-                &serde_json::to_value(scope).expect("scopes serialize"),
-                &actor.label(),
-                now,
-            )
-            .await?;
         let mut tx = self.db.begin().await?;
         self.db
             .enqueue(
@@ -245,13 +235,7 @@ impl App {
         match self.upsert_order(store, &raw.body, source).await {
             Ok(imported) => {
                 count(progress, imported.outcome);
-                if let Some(m) = self
-                    .db
-                    .get_order(imported.order_id)
-                    .await?
-                    .order
-                    .modified_at
-                {
+                if let Some(m) = imported.store_modified_at {
                     *newest = Some(newest.map_or(m, |n| n.max(m)));
                 }
                 Ok(())
@@ -273,10 +257,10 @@ impl App {
 
     /// Poll the store for orders modified since the last poll (with overlap) and merge them.
     pub async fn reconcile_store(&self, store_id: &str) -> Result<Reconciled, AppError> {
-        let store = self.connected_store(store_id).await?;
+        let row = self.db.store(store_id).await?;
+        let store = self.open_store(store_id, row.clone())?;
         let client = self.store_client(&store)?;
         let now = self.now();
-        let row = self.db.store(store_id).await?;
         let since = row
             .and_then(|r| r.reconciled_until)
             .map(|t| t - RECONCILE_OVERLAP)
@@ -333,7 +317,7 @@ impl App {
         let now = self.now();
         let mut queued = 0;
         for row in self.db.stores().await? {
-            let Ok(store) = self.connected_store(&row.id).await else {
+            let Ok(store) = self.open_store(&row.id, Some(row.clone())) else {
                 continue;
             };
             if !store.stored || store.consumer_key.is_empty() {

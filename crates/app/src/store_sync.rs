@@ -18,6 +18,7 @@ use jobs::{Backoff, Completion, Job, JobKind, ResourceClass, RetryOn, RetryPolic
 use serde::{Deserialize, Serialize};
 use storage::Enqueued;
 
+use crate::order_write::OrderWrite;
 use crate::stores::ConnectedStore;
 use crate::{App, AppError};
 
@@ -125,77 +126,68 @@ impl App {
                 "a status is 1 to 64 characters, e.g. \"on-hold\"".into(),
             ));
         }
-        for _ in 0..5 {
-            let row = self.db.get_order(order_id).await?;
-            let store = self.connected_store(&row.store_id).await?;
-            let now = self.now();
-            let mut order = row.order.clone();
-            let Some(change) = order.apply_store_status(status, now) else {
-                return Ok(StatusSet {
-                    order_id,
-                    status: status.to_owned(),
-                    changed: false,
-                    sync_pending: false,
-                });
-            };
-            let mut tx = self.db.begin().await?;
-            match self
-                .db
-                .update_order(&mut tx, order_id, row.row_version, &order, now)
-                .await
-            {
-                Err(storage::StorageError::Conflict { .. }) => continue,
-                other => other?,
-            };
-            let sync = Self::syncs(&store);
-            self.db
-                .append_history(
-                    &mut tx,
-                    order_id,
-                    &HistoryEvent {
-                        at: now,
-                        actor: actor.clone(),
-                        kind: EventKind::StatusChanged,
-                        message: format!(
-                            "status {} → {}{}",
-                            change.from.raw,
-                            change.to.raw,
-                            if sync {
-                                "; to be written to the store"
-                            } else {
-                                ""
-                            }
-                        ),
-                        payload: Some(serde_json::json!({
-                            "from": change.from.raw, "to": change.to.raw,
-                            "countdown": change.countdown,
-                        })),
-                    },
-                )
-                .await?;
-            if sync {
-                self.queue_outbox(
-                    &mut tx,
-                    &store,
-                    order_id,
-                    "status",
-                    serde_json::json!({"status": status}),
-                    actor,
-                )
-                .await?;
-            }
-            tx.commit().await?;
+        let Some(write) = self
+            .write_order(order_id, |order, now| order.apply_store_status(status, now))
+            .await?
+        else {
             return Ok(StatusSet {
                 order_id,
                 status: status.to_owned(),
-                changed: true,
-                sync_pending: sync,
+                changed: false,
+                sync_pending: false,
             });
+        };
+        let OrderWrite {
+            mut tx,
+            row,
+            now,
+            value: change,
+        } = write;
+        let store = self.connected_store(&row.store_id).await?;
+        let sync = Self::syncs(&store);
+        self.db
+            .append_history(
+                &mut tx,
+                order_id,
+                &HistoryEvent {
+                    at: now,
+                    actor: actor.clone(),
+                    kind: EventKind::StatusChanged,
+                    message: format!(
+                        "status {} → {}{}",
+                        change.from.raw,
+                        change.to.raw,
+                        if sync {
+                            "; to be written to the store"
+                        } else {
+                            ""
+                        }
+                    ),
+                    payload: Some(serde_json::json!({
+                        "from": change.from.raw, "to": change.to.raw,
+                        "countdown": change.countdown,
+                    })),
+                },
+            )
+            .await?;
+        if sync {
+            self.queue_outbox(
+                &mut tx,
+                &store,
+                order_id,
+                "status",
+                serde_json::json!({"status": status}),
+                actor,
+            )
+            .await?;
         }
-        Err(AppError::Storage(storage::StorageError::Conflict {
-            what: "order",
-            id: order_id.to_string(),
-        }))
+        tx.commit().await?;
+        Ok(StatusSet {
+            order_id,
+            status: status.to_owned(),
+            changed: true,
+            sync_pending: sync,
+        })
     }
 
     /// A note written in Pressroom, kept on the order and, with `push`, written to the store
@@ -211,58 +203,50 @@ impl App {
         if text.is_empty() || text.chars().count() > 10_000 {
             return Err(AppError::Store("a note is 1 to 10,000 characters".into()));
         }
-        for _ in 0..5 {
-            let row = self.db.get_order(order_id).await?;
-            let store = self.connected_store(&row.store_id).await?;
-            let now = self.now();
-            let mut order = row.order.clone();
-            order.notes.push(Note {
-                at: now,
-                author: actor.label(),
-                text: text.to_owned(),
-                customer_visible: false,
-            });
-            let mut tx = self.db.begin().await?;
-            match self
-                .db
-                .update_order(&mut tx, order_id, row.row_version, &order, now)
-                .await
-            {
-                Err(storage::StorageError::Conflict { .. }) => continue,
-                other => other?,
-            };
-            let push = push && Self::syncs(&store);
-            self.db
-                .append_history(
-                    &mut tx,
-                    order_id,
-                    &HistoryEvent {
-                        at: now,
-                        actor: actor.clone(),
-                        kind: EventKind::Note,
-                        message: text.to_owned(),
-                        payload: Some(serde_json::json!({"pushed_to_store": push})),
-                    },
-                )
-                .await?;
-            if push {
-                self.queue_outbox(
-                    &mut tx,
-                    &store,
-                    order_id,
-                    "note",
-                    serde_json::json!({"note": text, "customer_note": false}),
-                    actor,
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            return Ok(push);
+        let Some(OrderWrite {
+            mut tx, row, now, ..
+        }) = self
+            .write_order(order_id, |order, now| {
+                order.notes.push(Note {
+                    at: now,
+                    author: actor.label(),
+                    text: text.to_owned(),
+                    customer_visible: false,
+                });
+                Some(())
+            })
+            .await?
+        else {
+            unreachable!("a note is always written");
+        };
+        let store = self.connected_store(&row.store_id).await?;
+        let push = push && Self::syncs(&store);
+        self.db
+            .append_history(
+                &mut tx,
+                order_id,
+                &HistoryEvent {
+                    at: now,
+                    actor: actor.clone(),
+                    kind: EventKind::Note,
+                    message: text.to_owned(),
+                    payload: Some(serde_json::json!({"pushed_to_store": push})),
+                },
+            )
+            .await?;
+        if push {
+            self.queue_outbox(
+                &mut tx,
+                &store,
+                order_id,
+                "note",
+                serde_json::json!({"note": text, "customer_note": false}),
+                actor,
+            )
+            .await?;
         }
-        Err(AppError::Storage(storage::StorageError::Conflict {
-            what: "order",
-            id: order_id.to_string(),
-        }))
+        tx.commit().await?;
+        Ok(push)
     }
 
     /// Add an outbox entry and make sure the order's outbox job is queued, in `tx`.
@@ -414,45 +398,34 @@ impl App {
                 connectors::woocommerce::parse_order(body, &domain::ItemMapping::default()).ok()
             })
             .and_then(|o| o.modified_at);
-        for _ in 0..5 {
-            let now = self.now();
-            let row = self.db.get_order(order_id).await?;
-            let mut tx = self.db.begin().await?;
-            if let Some(m) = modified
-                && row.order.modified_at.is_none_or(|have| have < m)
-            {
-                let mut order = row.order.clone();
+        // The store's modification time is noted only when it is newer than the stored one.
+        let write = self
+            .write_order(order_id, |order, _| {
+                let m = modified.filter(|m| order.modified_at.is_none_or(|have| have < *m))?;
                 order.modified_at = Some(m);
-                match self
-                    .db
-                    .update_order(&mut tx, order_id, row.row_version, &order, now)
-                    .await
-                {
-                    Err(storage::StorageError::Conflict { .. }) => continue,
-                    other => other?,
-                };
-            }
-            self.db.outbox_delivered(&mut tx, entry.id, now).await?;
-            self.db
-                .append_history(
-                    &mut tx,
-                    order_id,
-                    &HistoryEvent {
-                        at: now,
-                        actor: Actor::System,
-                        kind: EventKind::Note,
-                        message: message.to_owned(),
-                        payload: Some(serde_json::json!({"outbox": entry.id, "kind": entry.kind})),
-                    },
-                )
-                .await?;
-            tx.commit().await?;
-            return Ok(());
-        }
-        Err(AppError::Storage(storage::StorageError::Conflict {
-            what: "order",
-            id: order_id.to_string(),
-        }))
+                Some(())
+            })
+            .await?;
+        let (mut tx, now) = match write {
+            Some(w) => (w.tx, w.now),
+            None => (self.db.begin().await?, self.now()),
+        };
+        self.db.outbox_delivered(&mut tx, entry.id, now).await?;
+        self.db
+            .append_history(
+                &mut tx,
+                order_id,
+                &HistoryEvent {
+                    at: now,
+                    actor: Actor::System,
+                    kind: EventKind::Note,
+                    message: message.to_owned(),
+                    payload: Some(serde_json::json!({"outbox": entry.id, "kind": entry.kind})),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -208,6 +208,15 @@ impl App {
     /// A store with its credentials opened.
     pub async fn connected_store(&self, id: &str) -> Result<ConnectedStore, AppError> {
         let row = self.db.store(id).await?;
+        self.open_store(id, row)
+    }
+
+    /// A store from its row (as read), credentials opened.
+    pub(crate) fn open_store(
+        &self,
+        id: &str,
+        row: Option<storage::StoreRow>,
+    ) -> Result<ConnectedStore, AppError> {
         let Some(row) = row.filter(|r| r.settings != serde_json::json!({})) else {
             if id == self.settings.store_id {
                 return Ok(ConnectedStore {
@@ -254,7 +263,15 @@ impl App {
 
     pub async fn store_summary(&self, id: &str) -> Result<StoreSummary, AppError> {
         let row = self.db.store(id).await?;
-        let connected = self.connected_store(id).await?;
+        self.summary_of(id, row)
+    }
+
+    fn summary_of(
+        &self,
+        id: &str,
+        row: Option<storage::StoreRow>,
+    ) -> Result<StoreSummary, AppError> {
+        let connected = self.open_store(id, row.clone())?;
         Ok(StoreSummary {
             id: id.to_owned(),
             consumer_key_hint: connected.consumer_key.hint(),
@@ -273,7 +290,8 @@ impl App {
     pub async fn store_summaries(&self) -> Result<Vec<StoreSummary>, AppError> {
         let mut out = vec![];
         for row in self.db.stores().await? {
-            out.push(self.store_summary(&row.id).await?);
+            let id = row.id.clone();
+            out.push(self.summary_of(&id, Some(row))?);
         }
         Ok(out)
     }

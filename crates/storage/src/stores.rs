@@ -565,10 +565,10 @@ impl Db {
         row.as_ref().map(outbox_from_row).transpose()
     }
 
-    /// Whether an order has writes still on their way to the store.
+    /// Whether an order has writes of `kind` still on their way to the store (a read: no
+    /// write lock).
     pub async fn has_pending_outbox(
         &self,
-        tx: &mut Tx,
         order_id: i64,
         kind: &str,
     ) -> Result<bool, StorageError> {
@@ -577,7 +577,7 @@ impl Db {
         )
         .bind(order_id)
         .bind(kind)
-        .fetch_one(&mut *tx.tx)
+        .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
     }

@@ -1132,8 +1132,9 @@ impl SimState {
     }
 
     fn create_note(&mut self, order_id: i64, body: &[u8]) -> Reply {
-        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
-            return Reply::error(400, "rest_invalid_json", "Invalid JSON body passed.");
+        let fields = match json_object(body) {
+            Ok(f) => f,
+            Err(reply) => return reply,
         };
         let Some(text) = fields
             .get("note")
@@ -1172,16 +1173,11 @@ impl SimState {
     }
 
     fn create_webhook(&mut self, body: &[u8]) -> Reply {
-        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
-            return Reply::error(400, "rest_invalid_json", "Invalid JSON body passed.");
+        let fields = match json_object(body) {
+            Ok(f) => f,
+            Err(reply) => return reply,
         };
-        let text = |name: &str| {
-            fields
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let text = |name: &str| text_field(&fields, name);
         let (topic, delivery_url) = (text("topic"), text("delivery_url"));
         if topic.is_empty() {
             return Reply::missing_param("topic");
@@ -1268,16 +1264,11 @@ impl SimState {
     }
 
     fn create_tracking(&mut self, order_id: i64, body: &[u8]) -> Reply {
-        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
-            return Reply::error(400, "rest_invalid_json", "Invalid JSON body passed.");
+        let fields = match json_object(body) {
+            Ok(f) => f,
+            Err(reply) => return reply,
         };
-        let text = |name: &str| {
-            fields
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let text = |name: &str| text_field(&fields, name);
         let number = text("tracking_number");
         if number.is_empty() {
             return Reply::missing_param("tracking_number");
@@ -1327,6 +1318,27 @@ fn local_offset(order: &Value) -> chrono::Duration {
         (Some(local), Some(gmt)) => local - gmt,
         _ => chrono::Duration::zero(),
     }
+}
+
+/// A request body that must be a JSON object, as WooCommerce answers when it is not.
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Reply> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        _ => Err(Reply::error(
+            400,
+            "rest_invalid_json",
+            "Invalid JSON body passed.",
+        )),
+    }
+}
+
+/// A text field of a request body ("" when absent or not text).
+fn text_field(fields: &serde_json::Map<String, Value>, name: &str) -> String {
+    fields
+        .get(name)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -68,6 +68,19 @@ fn plain_order() -> Value {
     order
 }
 
+/// Run an import of the store in this process: its id and its result.
+async fn run_import(
+    server: &Server,
+    scope: &app::store_import::ImportScope,
+) -> (i64, storage::ImportProgress) {
+    let id = server
+        .app
+        .start_store_import(STORE, scope, &domain::Actor::Merchant("test".into()))
+        .await
+        .unwrap();
+    (id, server.app.run_store_import(id, &|_| {}).await.unwrap())
+}
+
 /// Poll `check` every 50 ms until it returns `Some`, for at most `limit`.
 async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
 where
@@ -350,16 +363,7 @@ async fn an_import_rides_out_429_and_500_and_the_same_import_again_changes_nothi
     sim.insert_order(broken);
 
     sim.fail_next(1, 429, Some(0));
-    let import = server
-        .app
-        .start_store_import(
-            STORE,
-            &app::store_import::ImportScope::All,
-            &domain::Actor::Merchant("test".into()),
-        )
-        .await
-        .unwrap();
-    let progress = server.app.run_store_import(import, &|_| {}).await.unwrap();
+    let (import, progress) = run_import(&server, &app::store_import::ImportScope::All).await;
     assert_eq!(progress.seen, 251);
     assert_eq!((progress.created, progress.failed), (250, 1));
     assert_eq!(progress.failures[0]["store_order_id"], 9999);
@@ -387,16 +391,7 @@ async fn an_import_rides_out_429_and_500_and_the_same_import_again_changes_nothi
 
     // 500s on the way, then the same import again: nothing changes.
     sim.fail_next(2, 500, None);
-    let again = server
-        .app
-        .start_store_import(
-            STORE,
-            &app::store_import::ImportScope::All,
-            &domain::Actor::Merchant("test".into()),
-        )
-        .await
-        .unwrap();
-    let progress = server.app.run_store_import(again, &|_| {}).await.unwrap();
+    let (_, progress) = run_import(&server, &app::store_import::ImportScope::All).await;
     assert_eq!(
         (
             progress.created,
@@ -425,19 +420,14 @@ async fn an_import_by_range_of_2500_orders_reads_25_pages() {
     // Orders 51..=2550 were created in the range (exclusive bounds, as WooCommerce).
     let after = start + chrono::Duration::minutes(10 * 49) + chrono::Duration::seconds(30);
     let before = start + chrono::Duration::minutes(10 * 2549) + chrono::Duration::seconds(30);
-    let import = server
-        .app
-        .start_store_import(
-            STORE,
-            &app::store_import::ImportScope::Range {
-                after,
-                before: Some(before),
-            },
-            &domain::Actor::Merchant("test".into()),
-        )
-        .await
-        .unwrap();
-    let progress = server.app.run_store_import(import, &|_| {}).await.unwrap();
+    let (_, progress) = run_import(
+        &server,
+        &app::store_import::ImportScope::Range {
+            after,
+            before: Some(before),
+        },
+    )
+    .await;
     assert_eq!((progress.total, progress.created), (2500, 2500));
     assert_eq!(sim.requests_to("GET", "/wc/v3/orders").len(), 25);
     let first = server.app.db.find_order(STORE, 51).await.unwrap();
