@@ -4,6 +4,8 @@
 //! types stay private, so a platform's quirks never leak past its module.
 #![forbid(unsafe_code)]
 
+pub mod provider;
+pub mod providers;
 pub mod woo_client;
 pub mod woo_webhook;
 pub mod woocommerce;

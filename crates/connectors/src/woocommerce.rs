@@ -224,6 +224,7 @@ fn to_domain(
         countdown: domain::Countdown::none(),
         notes,
         flags: Default::default(),
+        shipments: Vec::new(),
     })
 }
 

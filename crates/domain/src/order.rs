@@ -190,6 +190,9 @@ pub struct Order {
     /// What Pressroom noticed about the order's life in the store.
     #[serde(default)]
     pub flags: crate::StoreFlags,
+    /// Parcels the provider (or the merchant, for manual fulfilment) reported.
+    #[serde(default)]
+    pub shipments: Vec<crate::Shipment>,
 }
 
 /// What a store status update changed.

@@ -110,6 +110,7 @@ pub fn in_app_order() -> Order {
             customer_visible: true,
         }],
         flags: Default::default(),
+        shipments: Vec::new(),
     }
 }
 
