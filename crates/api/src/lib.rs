@@ -108,9 +108,19 @@ pub struct OrderSummary {
     /// The derived kind (`processing`, `on-hold`, `completed`, …).
     pub status_kind: String,
     pub order_type: String,
-    /// "" (never submitted), "Submitted", "Failed" or "Review".
+    /// "" (never submitted), "Submitting", "Submitted", "Failed" or "Review".
     pub submit_status: String,
+    /// Why it failed or is in review (the list shows it on hover), or why the countdown
+    /// could not submit it.
+    #[serde(default)]
+    pub submit_reason: Option<String>,
     pub submit_at: Option<DateTime<Utc>>,
+    /// `unfulfilled`, `partially_fulfilled`, `fulfilled` or `delivered`.
+    #[serde(default)]
+    pub fulfillment: String,
+    /// A test order (sandbox only, never written to the store).
+    #[serde(default)]
+    pub test: bool,
     pub total: Decimal,
     pub currency: String,
     pub customer: String,
@@ -182,7 +192,36 @@ pub struct OrderDetail {
     pub order_type: String,
     pub submit_status: SubmitStatus,
     pub countdown: Countdown,
+    /// Why the countdown reached zero without submitting ("item 2: photo at 94 DPI, …").
+    #[serde(default)]
+    pub submission_blocked: Option<String>,
     pub notes: Vec<Note>,
+    /// `unfulfilled`, `partially_fulfilled`, `fulfilled` or `delivered`, from the parcels.
+    #[serde(default)]
+    pub fulfillment: String,
+    #[serde(default)]
+    pub shipments: Vec<Shipment>,
+    /// A test order: it goes to the sandbox provider and never to the store.
+    #[serde(default)]
+    pub test: bool,
+}
+
+/// One parcel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    pub provider: String,
+    pub id: String,
+    pub carrier: String,
+    /// Every tracking number of the parcel, the first one first.
+    pub tracking_numbers: Vec<String>,
+    pub tracking_url: String,
+    /// `awaiting_shipment`, `shipped`, `in_transit`, `out_for_delivery`, `delivered`,
+    /// `delivery_failed`, `returned` or `cancelled`.
+    pub status: String,
+    /// Line item id and quantity; empty when the provider did not say (the whole order).
+    pub items: Vec<(i64, u32)>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The store's status verbatim (`raw`) and the kind Pressroom derived from it.
@@ -280,12 +319,15 @@ pub struct Photo {
 /// Where the order stands with the print provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitStatus {
-    /// `blank`, `submitted`, `failed` or `review`.
+    /// `blank`, `submitting`, `submitted`, `failed` or `review`.
     pub state: String,
     /// What the merchant sees in the list ("" for blank).
     pub label: String,
     pub provider: Option<String>,
     pub provider_order_id: Option<String>,
+    /// Our id the provider knows the order by.
+    #[serde(default)]
+    pub external_id: Option<String>,
     pub reason: Option<String>,
     pub at: Option<DateTime<Utc>>,
 }

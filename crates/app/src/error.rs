@@ -39,6 +39,21 @@ pub enum AppError {
     /// A call to a store's API failed (after the client's own retries).
     #[error("{}", .0.merchant_message())]
     StoreApi(#[from] connectors::woo_client::WooClientError),
+    /// A submission that cannot be claimed: already submitted, or not ready (with why).
+    #[error("{0}")]
+    Submit(#[from] domain::SubmitRefusal),
+    /// A provider account's settings, or an action on an order, that cannot be done as asked.
+    #[error("{0}")]
+    Invalid(String),
+    /// A call to a provider's API failed.
+    #[error("{0}")]
+    ProviderApi(#[from] connectors::provider::ProviderError),
+    /// An action that needs an explicit `confirm` (hold, cancel) came without it.
+    #[error("{0}")]
+    NeedsConfirmation(String),
+    /// A provider webhook whose signature or URL token does not check (nothing was kept).
+    #[error("the webhook's signature or token does not check")]
+    BadSignature,
 }
 
 impl AppError {
@@ -60,6 +75,11 @@ impl AppError {
             AppError::Store(_) => "store",
             AppError::Secrets(_) => "secrets",
             AppError::StoreApi(e) => e.code(),
+            AppError::Submit(e) => e.code(),
+            AppError::Invalid(_) => "invalid",
+            AppError::ProviderApi(e) => e.code(),
+            AppError::NeedsConfirmation(_) => "confirmation_required",
+            AppError::BadSignature => "bad_signature",
         }
     }
 
@@ -70,15 +90,18 @@ impl AppError {
             | AppError::InvalidItem { .. }
             | AppError::ClientImage { .. }
             | AppError::Template { .. }
-            | AppError::Store(_) => 422,
-            AppError::Rule(_) => 409,
+            | AppError::Store(_)
+            | AppError::Invalid(_)
+            | AppError::NeedsConfirmation(_) => 422,
+            AppError::Rule(_) | AppError::Submit(_) => 409,
             AppError::Storage(storage::StorageError::DuplicateOrder { .. })
             | AppError::Storage(storage::StorageError::Conflict { .. }) => 409,
             AppError::Storage(storage::StorageError::NotFound { .. }) | AppError::NotFound(_) => {
                 404
             }
             AppError::Render(e) if e.is_input_error() => 422,
-            AppError::StoreApi(_) => 502,
+            AppError::StoreApi(_) | AppError::ProviderApi(_) => 502,
+            AppError::BadSignature => 401,
             AppError::Storage(e) if e.is_retryable() => 503,
             _ => 500,
         }
@@ -91,6 +114,11 @@ impl AppError {
             AppError::Render(e) => e.is_retryable(),
             AppError::Stopped(_) => true,
             AppError::StoreApi(e) => e.is_retryable(),
+            AppError::ProviderApi(e) => matches!(
+                e,
+                connectors::provider::ProviderError::NotSent { .. }
+                    | connectors::provider::ProviderError::Unknown { .. }
+            ),
             AppError::ClientImage { retryable, .. } => *retryable,
             _ => false,
         }

@@ -212,6 +212,14 @@ impl App {
             .ensure_store(&mut tx, &store.id, &store.id, &store.settings.url, now)
             .await?;
         let order_id = self.db.insert_order(&mut tx, &store.id, order, now).await?;
+        self.sync_countdown(
+            &mut tx,
+            order_id,
+            &domain::Countdown::none(),
+            &order.countdown,
+            now,
+        )
+        .await?;
         self.db
             .append_history(
                 &mut tx,
@@ -320,6 +328,8 @@ impl App {
         let mut tx = self.db.begin().await?;
         self.db
             .update_order(&mut tx, row.id, row.row_version, &order, now)
+            .await?;
+        self.sync_countdown(&mut tx, row.id, &row.order.countdown, &order.countdown, now)
             .await?;
         let summary = changes.summary();
         self.db

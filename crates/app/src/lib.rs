@@ -9,13 +9,17 @@ pub mod fetch;
 pub mod housekeeping;
 pub mod import;
 pub mod metrics;
+pub mod order_actions;
 mod order_write;
 pub mod photo_job;
+pub mod providers;
 pub mod render_job;
 pub mod render_kind;
+pub mod shipments;
 pub mod store_import;
 pub mod store_sync;
 pub mod stores;
+pub mod submission;
 pub mod templates;
 pub mod webhooks;
 pub mod worker;
@@ -58,6 +62,9 @@ pub struct AppSettings {
     pub preview_width: u32,
     /// Hours between import and automatic submission.
     pub submit_after_hours: f64,
+    /// The provider account orders of the default store go to (`manual`, `sandbox`, or an
+    /// account added with `pressroom provider add`).
+    pub default_provider: String,
     /// Time bound of one render.
     pub render_timeout_secs: u64,
     pub fetch: fetch::FetchSettings,
@@ -65,6 +72,8 @@ pub struct AppSettings {
     pub store_api: store_sync::StoreApiSettings,
     /// How line items map to templates and fields.
     pub mapping: domain::ItemMapping,
+    /// How orders are handed to providers.
+    pub submission: submission::SubmissionSettings,
 }
 
 impl AppSettings {
@@ -84,10 +93,12 @@ impl Default for AppSettings {
             jpeg_quality: renderer::PrintFormat::DEFAULT_JPEG_QUALITY,
             preview_width: 1000,
             submit_after_hours: 24.0,
+            default_provider: crate::providers::MANUAL.into(),
             render_timeout_secs: 120,
             fetch: fetch::FetchSettings::default(),
             store_api: store_sync::StoreApiSettings::default(),
             mapping: domain::ItemMapping::default(),
+            submission: submission::SubmissionSettings::default(),
         }
     }
 }
@@ -114,6 +125,8 @@ pub struct App {
     pub(crate) intake: std::sync::OnceLock<webhooks::Intake>,
     /// Stores as webhook checks need them, for a few seconds.
     pub(crate) store_cache: stores::StoreCache,
+    /// Provider request bounds, per account.
+    pub(crate) providers: providers::ProviderCache,
 }
 
 impl App {
@@ -149,6 +162,7 @@ impl App {
             recorded_templates: Default::default(),
             intake: Default::default(),
             store_cache: Default::default(),
+            providers: Default::default(),
         })
     }
 

@@ -44,6 +44,15 @@ impl App {
                 Err(storage::StorageError::Conflict { .. }) => continue,
                 other => other?,
             };
+            // The countdown job follows the order's countdown in the same transaction.
+            self.sync_countdown(
+                &mut tx,
+                order_id,
+                &row.order.countdown,
+                &order.countdown,
+                now,
+            )
+            .await?;
             return Ok(Some(OrderWrite {
                 tx,
                 row,

@@ -188,6 +188,10 @@ impl App {
                 },
             )
             .await?;
+        // An order whose countdown ran out while this render was pending looks again now.
+        let order = self.db.get_order_tx(&mut tx, r.order_id).await?.order;
+        self.recheck_countdown(&mut tx, r.order_id, &order, now)
+            .await?;
         tx.commit().await?;
         Ok(row)
     }

@@ -107,7 +107,7 @@ impl App {
     }
 
     /// Whether changes made in Pressroom can be written to this store.
-    fn syncs(store: &ConnectedStore) -> bool {
+    pub(crate) fn syncs(store: &ConnectedStore) -> bool {
         store.stored && !store.consumer_key.is_empty() && !store.settings.url.is_empty()
     }
 
@@ -144,7 +144,8 @@ impl App {
             value: change,
         } = write;
         let store = self.connected_store(&row.store_id).await?;
-        let sync = Self::syncs(&store);
+        // Test orders are never written to the store.
+        let sync = Self::syncs(&store) && !row.order.test;
         self.db
             .append_history(
                 &mut tx,
@@ -220,7 +221,7 @@ impl App {
             unreachable!("a note is always written");
         };
         let store = self.connected_store(&row.store_id).await?;
-        let push = push && Self::syncs(&store);
+        let push = push && Self::syncs(&store) && !row.order.test;
         self.db
             .append_history(
                 &mut tx,
@@ -315,6 +316,10 @@ impl App {
                         .await
                         .map(|id| (format!("note written to the store (note {id})"), None))
                 }
+                "tracking" => self
+                    .push_tracking(&client, store_order_id, &entry.payload)
+                    .await
+                    .map(|m| (m, None)),
                 other => {
                     return Err(AppError::BadJob(format!(
                         "outbox entry {} has unknown kind {other:?}",
@@ -349,6 +354,56 @@ impl App {
             self.record_delivered(order_id, &entry, &message, echo.as_deref())
                 .await?;
             delivered += 1;
+        }
+    }
+
+    /// Write one tracking number to the store: through the Shipment Tracking extension when
+    /// the store has it, else as a note the customer sees.
+    async fn push_tracking(
+        &self,
+        client: &connectors::woo_client::WooClient,
+        store_order_id: i64,
+        payload: &serde_json::Value,
+    ) -> Result<String, connectors::woo_client::WooClientError> {
+        use connectors::woo_client::{Tracking, TrackingProvider};
+        let number = payload["tracking_number"].as_str().unwrap_or_default();
+        let carrier = payload["carrier"].as_str().unwrap_or_default();
+        let link = payload["tracking_url"].as_str().unwrap_or_default();
+        let shipped = payload["date_shipped"]
+            .as_str()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .unwrap_or_else(|| self.now().date_naive());
+        if client.index().await?.has_shipment_tracking() {
+            let provider = if link.is_empty() {
+                TrackingProvider::Known(carrier.to_owned())
+            } else {
+                TrackingProvider::Custom {
+                    name: carrier.to_owned(),
+                    link: link.to_owned(),
+                }
+            };
+            let id = client
+                .add_tracking(
+                    store_order_id,
+                    &Tracking {
+                        provider,
+                        tracking_number: number.to_owned(),
+                        date_shipped: shipped,
+                    },
+                )
+                .await?;
+            Ok(format!(
+                "tracking {number} written to the store (tracking {id})"
+            ))
+        } else {
+            let mut note = format!("Your order has shipped: {carrier} tracking number {number}");
+            if !link.is_empty() {
+                note.push_str(&format!(" ({link})"));
+            }
+            let id = client.add_note(store_order_id, &note, true).await?;
+            Ok(format!(
+                "tracking {number} written to the store as a customer note (note {id})"
+            ))
         }
     }
 

@@ -200,6 +200,7 @@ impl App {
         StoreSettings {
             name: self.settings.store_id.clone(),
             submit_after_hours: self.settings.submit_after_hours,
+            default_provider: self.settings.default_provider.clone(),
             mapping: self.settings.mapping.clone(),
             ..StoreSettings::default()
         }

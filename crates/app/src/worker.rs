@@ -40,6 +40,9 @@ pub struct WorkerOptions {
     /// How often the farm polls every store for orders webhooks missed (one fan-out job per
     /// period); `None`: this worker does not schedule it.
     pub reconcile_every: Option<Duration>,
+    /// How often submitted orders are polled at their providers for shipments (the backstop
+    /// for lost webhooks); `None`: not scheduled by this worker.
+    pub poll_shipments_every: Option<Duration>,
 }
 
 /// Memory a render may need at peak (canvas, template layers, encoders); used to bound
@@ -61,6 +64,7 @@ impl WorkerOptions {
             kinds: vec![],
             sweep_every: None,
             reconcile_every: None,
+            poll_shipments_every: None,
         }
     }
 
@@ -98,14 +102,20 @@ fn available_memory() -> Option<u64> {
 /// Every job kind the application runs, and its periodic schedules at their default
 /// periods. A new kind is declared next to its use case and registered here.
 pub fn job_registry() -> Registry<App> {
-    job_registry_with(Some(SWEEP_STAGING_EVERY), Some(RECONCILE_EVERY))
+    job_registry_with(
+        Some(SWEEP_STAGING_EVERY),
+        Some(RECONCILE_EVERY),
+        Some(crate::shipments::POLL_SHIPMENTS_EVERY),
+    )
 }
 
 /// [`job_registry`] with the staging sweep every `sweep_every` and the stores' reconcile poll
-/// every `reconcile_every` (`None`: not scheduled here).
+/// every `reconcile_every` and the shipment poll every `poll_every` (`None`: not scheduled
+/// here).
 pub fn job_registry_with(
     sweep_every: Option<Duration>,
     reconcile_every: Option<Duration>,
+    poll_every: Option<Duration>,
 ) -> Registry<App> {
     let mut registry = Registry::new();
     registry
@@ -117,6 +127,12 @@ pub fn job_registry_with(
         .and_then(|r| r.register(ImportKind))
         .and_then(|r| r.register(ReconcileStoresKind))
         .and_then(|r| r.register(ReconcileStoreKind))
+        .and_then(|r| r.register(crate::submission::SubmitKind))
+        .and_then(|r| r.register(crate::submission::CountdownKind))
+        .and_then(|r| r.register(crate::shipments::ProviderWebhookKind))
+        .and_then(|r| r.register(crate::shipments::SandboxShipKind))
+        .and_then(|r| r.register(crate::shipments::PollShipmentsKind))
+        .and_then(|r| r.register(crate::order_actions::ProviderCancelKind))
         .expect("job kind names are distinct");
     if let Some(every) = reconcile_every {
         registry
@@ -127,6 +143,16 @@ pub fn job_registry_with(
                 &ReconcileStores::default(),
             )
             .expect("the reconcile kind is registered");
+    }
+    if let Some(every) = poll_every {
+        registry
+            .periodic(
+                crate::shipments::POLL_SHIPMENTS_JOB,
+                every.max(Duration::from_secs(1)),
+                &crate::shipments::PollShipmentsKind,
+                &crate::shipments::PollShipments::default(),
+            )
+            .expect("the poll kind is registered");
     }
     if let Some(every) = sweep_every {
         registry
@@ -161,7 +187,11 @@ impl Worker {
 
     /// Run until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
-        let registry = job_registry_with(self.opts.sweep_every, self.opts.reconcile_every);
+        let registry = job_registry_with(
+            self.opts.sweep_every,
+            self.opts.reconcile_every,
+            self.opts.poll_shipments_every,
+        );
         let runner = Runner::new(self.app, Arc::new(registry), self.opts.runner());
         if let Err(e) = runner.run(shutdown).await {
             tracing::error!(error = %e, "worker cannot start");

@@ -344,6 +344,7 @@ async fn renders_are_unlimited_until_the_order_is_submitted() {
         provider: "manual".into(),
         provider_order_id: None,
         at: app.now(),
+        external_id: None,
     };
     let mut tx = app.db.begin().await.unwrap();
     app.db

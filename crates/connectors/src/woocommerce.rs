@@ -225,6 +225,10 @@ fn to_domain(
         notes,
         flags: Default::default(),
         shipments: Vec::new(),
+        submission_attempts: 0,
+        preflight_overrides: Default::default(),
+        submission_blocked: None,
+        test: false,
     })
 }
 

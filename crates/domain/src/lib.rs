@@ -13,6 +13,7 @@ pub mod order;
 pub mod shipment;
 pub mod status;
 pub mod store;
+pub mod submission;
 pub mod submit;
 
 pub use countdown::*;
@@ -22,6 +23,7 @@ pub use order::*;
 pub use shipment::*;
 pub use status::*;
 pub use store::*;
+pub use submission::*;
 pub use submit::*;
 
 /// Money is exact decimal everywhere; it serializes as a string ("29.35") so no JSON

@@ -193,6 +193,18 @@ pub struct Order {
     /// Parcels the provider (or the merchant, for manual fulfilment) reported.
     #[serde(default)]
     pub shipments: Vec<crate::Shipment>,
+    /// How many times a submission was claimed (each claim's provider id ends with it).
+    #[serde(default)]
+    pub submission_attempts: u32,
+    /// Render versions whose preflight errors the merchant accepted: item id -> version.
+    #[serde(default)]
+    pub preflight_overrides: BTreeMap<i64, i64>,
+    /// Why the countdown reached zero without submitting, shown until it goes.
+    #[serde(default)]
+    pub submission_blocked: Option<String>,
+    /// A test order: it goes only to the sandbox provider and never to the store.
+    #[serde(default)]
+    pub test: bool,
 }
 
 /// What a store status update changed.
@@ -331,14 +343,18 @@ impl Order {
     }
 
     /// Start the countdown if this order should auto-submit: order_type InApp, kind
-    /// Processing, submit status Blank, countdown not already set. Returns whether it started.
+    /// Processing, submit status Blank, countdown not already set, not deleted in the store.
+    /// It runs from the moment the order became payable: the store's payment time when it
+    /// has one (and it is not in the future), else `now`. Returns whether it started.
     pub fn start_countdown(&mut self, now: DateTime<Utc>, delay: Duration) -> bool {
         let eligible = self.order_type == OrderType::InApp
             && self.status.kind == StatusKind::Processing
             && self.submit_status == SubmitStatus::Blank
-            && self.countdown.is_none();
+            && self.countdown.is_none()
+            && !self.flags.deleted_in_store;
         if eligible {
-            self.countdown = Countdown::start(now, delay);
+            let payable = self.paid_at.filter(|p| *p <= now).unwrap_or(now);
+            self.countdown = Countdown::start(payable, delay);
         }
         eligible
     }

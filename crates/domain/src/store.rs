@@ -24,8 +24,10 @@ pub struct StoreSettings {
     pub auth_in_query: bool,
     /// Hours from import to automatic submission.
     pub submit_after_hours: f64,
-    /// The fulfillment provider orders go to unless the merchant picks another.
+    /// The fulfillment provider account orders go to unless a rule says otherwise.
     pub default_provider: String,
+    /// Per SKU: which provider account makes these products (the first match wins).
+    pub provider_rules: Vec<ProviderRule>,
     /// Which products are personalized with which template, and which meta keys fill which
     /// fields.
     pub mapping: ItemMapping,
@@ -42,9 +44,56 @@ impl Default for StoreSettings {
             auth_in_query: false,
             submit_after_hours: 24.0,
             default_provider: "manual".into(),
+            provider_rules: Vec::new(),
             mapping: ItemMapping::default(),
             order_types: OrderTypeRule::defaults(),
         }
+    }
+}
+
+/// Which provider account makes the products with a SKU: `sku` is exact, or a prefix when
+/// it ends in `*` ("MUG-*").
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderRule {
+    pub sku: String,
+    pub provider: String,
+}
+
+impl ProviderRule {
+    pub fn matches(&self, sku: &str) -> bool {
+        match self.sku.strip_suffix('*') {
+            Some(prefix) => sku.starts_with(prefix),
+            None => !sku.is_empty() && sku == self.sku,
+        }
+    }
+}
+
+impl StoreSettings {
+    /// The provider account for an order: the first rule matching one of its personalized
+    /// items' SKUs, else the store's default. Items matching different rules are refused
+    /// (an order goes to one provider), naming both.
+    pub fn provider_for(&self, order: &Order) -> Result<String, String> {
+        let mut chosen: Option<(&str, &str)> = None;
+        for item in order.personalized_items() {
+            let provider = self
+                .provider_rules
+                .iter()
+                .find(|r| r.matches(&item.sku))
+                .map_or(self.default_provider.as_str(), |r| r.provider.as_str());
+            match chosen {
+                Some((p, sku)) if p != provider => {
+                    return Err(format!(
+                        "items go to different providers ({sku} to {p}, {} to {provider}); \
+                         an order goes to one provider",
+                        item.sku
+                    ));
+                }
+                Some(_) => {}
+                None => chosen = Some((provider, &item.sku)),
+            }
+        }
+        Ok(chosen.map_or_else(|| self.default_provider.clone(), |(p, _)| p.to_owned()))
     }
 }
 

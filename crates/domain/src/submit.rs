@@ -13,10 +13,24 @@ pub enum SubmitStatus {
     /// Never handed to a provider.
     #[default]
     Blank,
+    /// Claimed for a provider: the hand-off is under way (or its outcome is being found
+    /// out). `sends` counts the requests started, so a worker that takes over after a crash
+    /// knows whether one may have arrived.
+    Submitting {
+        provider: String,
+        external_id: String,
+        at: DateTime<Utc>,
+        #[serde(default)]
+        sends: u32,
+    },
     Submitted {
         provider: String,
         provider_order_id: Option<String>,
         at: DateTime<Utc>,
+        /// Our id the provider knows the order by (absent for orders submitted before
+        /// providers were integrated).
+        #[serde(default)]
+        external_id: Option<String>,
     },
     /// The provider refused it (or it never left): safe to fix and submit again.
     Failed { reason: String, at: DateTime<Utc> },
@@ -30,18 +44,40 @@ impl SubmitStatus {
     pub fn label(&self) -> &'static str {
         match self {
             SubmitStatus::Blank => "",
+            SubmitStatus::Submitting { .. } => "Submitting",
             SubmitStatus::Submitted { .. } => "Submitted",
             SubmitStatus::Failed { .. } => "Failed",
             SubmitStatus::Review { .. } => "Review",
         }
     }
 
-    /// Submitted or Review: the provider may have the files, so no more edits or renders.
+    /// Submitting, Submitted or Review: the provider may have the files, so no more edits or
+    /// renders.
     pub fn design_locked(&self) -> bool {
         matches!(
             self,
-            SubmitStatus::Submitted { .. } | SubmitStatus::Review { .. }
+            SubmitStatus::Submitting { .. }
+                | SubmitStatus::Submitted { .. }
+                | SubmitStatus::Review { .. }
         )
+    }
+
+    /// The provider this order was claimed for or handed to.
+    pub fn provider(&self) -> Option<&str> {
+        match self {
+            SubmitStatus::Submitting { provider, .. }
+            | SubmitStatus::Submitted { provider, .. } => Some(provider),
+            _ => None,
+        }
+    }
+
+    /// Our id at the provider, once claimed.
+    pub fn external_id(&self) -> Option<&str> {
+        match self {
+            SubmitStatus::Submitting { external_id, .. } => Some(external_id),
+            SubmitStatus::Submitted { external_id, .. } => external_id.as_deref(),
+            _ => None,
+        }
     }
 
     /// Blank or Failed: nothing can have reached the provider.

@@ -78,6 +78,8 @@ pub struct WorkerConfig {
     /// How often one worker of the farm polls every connected store for orders changed
     /// since the last poll (what webhooks missed); 0: never.
     pub reconcile_every_secs: u64,
+    /// Seconds between polls of the providers for shipments of submitted orders (0: off).
+    pub poll_shipments_every_secs: u64,
 }
 
 /// The key store credentials are sealed with.
@@ -161,6 +163,7 @@ impl Default for WorkerConfig {
             metrics_listen: String::new(),
             sweep_every_secs: 3600,
             reconcile_every_secs: 300,
+            poll_shipments_every_secs: 3600,
         }
     }
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod coordinator_cmd;
 mod render_cmd;
 mod roles;
 mod store_cmd;
@@ -44,6 +45,9 @@ enum Command {
     /// Connected WooCommerce stores: add, list, show, test, remove.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
+    /// Fulfillment provider accounts: add, list, show, remove.
+    #[command(subcommand)]
+    Provider(coordinator_cmd::ProviderCommand),
     /// Import a store's orders: all, by creation date, or by id (new ones created, known ones
     /// updated; running it again changes nothing).
     Import(store_cmd::ImportArgs),
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
                 Command::Worker(args) => roles::worker(config, args),
                 Command::Order(cmd) => roles::order(config, cmd),
                 Command::Store(cmd) => store_cmd::store(config, cmd),
+                Command::Provider(cmd) => coordinator_cmd::provider(config, cmd),
                 Command::Import(args) => store_cmd::import(config, args),
                 Command::Render(_) | Command::SecretsKey => unreachable!("handled above"),
             };

@@ -68,6 +68,8 @@ pub enum OrderCommand {
     },
     /// Print an order with its renders, jobs and history as JSON.
     Show { id: i64 },
+    #[command(flatten)]
+    Act(crate::coordinator_cmd::OrderAct),
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -175,6 +177,8 @@ fn worker_options(
         .then(|| Duration::from_secs(config.worker.sweep_every_secs));
     opts.reconcile_every = (config.worker.reconcile_every_secs > 0)
         .then(|| Duration::from_secs(config.worker.reconcile_every_secs));
+    opts.poll_shipments_every = (config.worker.poll_shipments_every_secs > 0)
+        .then(|| Duration::from_secs(config.worker.poll_shipments_every_secs));
     opts
 }
 
@@ -338,6 +342,7 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&view)?);
                 Ok(ExitCode::SUCCESS)
             }
+            OrderCommand::Act(cmd) => crate::coordinator_cmd::order_act(&app, cmd).await,
         }
     })
 }

@@ -101,7 +101,7 @@ fn config_toml(data_dir: &Path) -> String {
     let app: toml::Table = toml::from_str(&testkit::demo_app_settings()).expect("demo [app]");
     let mut config: toml::Table = toml::from_str(&format!(
         // No periodic staging sweep: the queue holds only what a test puts in it.
-        "data_dir = {:?}\n[worker]\npoll_ms = 100\nlease_secs = 10\nsweep_every_secs = 0\nreconcile_every_secs = 0\n",
+        "data_dir = {:?}\n[worker]\npoll_ms = 100\nlease_secs = 10\nsweep_every_secs = 0\nreconcile_every_secs = 0\npoll_shipments_every_secs = 0\n",
         data_dir.display().to_string()
     ))
     .expect("TOML");

@@ -54,7 +54,7 @@ impl Farm {
             ),
         };
         let text = format!(
-            "data_dir = {:?}\n[database]\nurl = {:?}\nmax_connections = 4\n[worker]\nlease_secs = 2\npoll_ms = 200\ngrace_secs = 5\nconcurrency = 1\nsweep_every_secs = {}\nreconcile_every_secs = 0\n[app]\ntemplates_dir = {:?}\nfonts_dir = {:?}\n{}\n[files]\n{files}",
+            "data_dir = {:?}\n[database]\nurl = {:?}\nmax_connections = 4\n[worker]\nlease_secs = 2\npoll_ms = 200\ngrace_secs = 5\nconcurrency = 1\nsweep_every_secs = {}\nreconcile_every_secs = 0\npoll_shipments_every_secs = 0\n[app]\ntemplates_dir = {:?}\nfonts_dir = {:?}\n{}\n[files]\n{files}",
             self.dir.path().display().to_string(),
             self.db_url,
             self.sweep_every_secs,

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod coordinator;
 mod error;
 mod handlers;
 mod health;
@@ -62,6 +63,40 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/imports/{id}", get(stores::get_import))
         .route("/api/v1/orders/{id}/status", post(stores::set_status))
         .route("/api/v1/orders/{id}/notes", post(stores::add_note))
+        .route("/api/v1/orders/{id}/submit", post(coordinator::submit))
+        .route("/api/v1/orders/bulk-submit", post(coordinator::bulk_submit))
+        .route("/api/v1/orders/{id}/hold", post(coordinator::hold))
+        .route("/api/v1/orders/{id}/unhold", post(coordinator::unhold))
+        .route("/api/v1/orders/{id}/cancel", post(coordinator::cancel))
+        .route(
+            "/api/v1/orders/{id}/items/{item}/preflight-override",
+            post(coordinator::override_preflight),
+        )
+        .route(
+            "/api/v1/orders/{id}/shipments",
+            post(coordinator::add_shipment),
+        )
+        .route("/api/v1/orders/test", post(coordinator::test_order))
+        .route(
+            "/api/v1/providers",
+            get(coordinator::list_providers).post(coordinator::put_provider),
+        )
+        .route(
+            "/api/v1/providers/{id}",
+            get(coordinator::get_provider).delete(coordinator::delete_provider),
+        )
+        .route(
+            "/webhooks/providers/{account}",
+            post(coordinator::provider_webhook).layer(DefaultBodyLimit::max(
+                coordinator::MAX_PROVIDER_WEBHOOK_BYTES,
+            )),
+        )
+        .route(
+            "/webhooks/providers/{account}/{token}",
+            post(coordinator::provider_webhook_token).layer(DefaultBodyLimit::max(
+                coordinator::MAX_PROVIDER_WEBHOOK_BYTES,
+            )),
+        )
         .fallback(error::no_route)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -115,7 +115,14 @@ pub(crate) fn order_summary(row: &storage::OrderRow) -> api::OrderSummary {
         status_kind: o.status.kind.as_str().to_string(),
         order_type: o.order_type.as_str().to_string(),
         submit_status: o.submit_status.label().to_string(),
+        submit_reason: match &o.submit_status {
+            domain::SubmitStatus::Failed { reason, .. }
+            | domain::SubmitStatus::Review { reason, .. } => Some(reason.clone()),
+            _ => o.submission_blocked.clone(),
+        },
         submit_at: o.countdown.submit_at,
+        fulfillment: o.fulfillment().as_str().to_string(),
+        test: o.test,
         total: o.totals.total,
         currency: o.currency.clone(),
         customer: o.customer.name.clone(),
@@ -123,7 +130,30 @@ pub(crate) fn order_summary(row: &storage::OrderRow) -> api::OrderSummary {
 }
 
 fn order_detail(o: domain::Order) -> api::OrderDetail {
+    let fulfillment = o.fulfillment().as_str().to_string();
     api::OrderDetail {
+        fulfillment,
+        test: o.test,
+        submission_blocked: o.submission_blocked.clone(),
+        shipments: o
+            .shipments
+            .iter()
+            .map(|s| api::Shipment {
+                provider: s.provider.clone(),
+                id: s.id.clone(),
+                carrier: s.carrier.clone(),
+                tracking_numbers: s.tracking_numbers().map(str::to_owned).collect(),
+                tracking_url: s.tracking_url.clone(),
+                status: s.status.as_str().to_string(),
+                items: s
+                    .items
+                    .iter()
+                    .map(|i| (i.line_item_id, i.quantity))
+                    .collect(),
+                shipped_at: s.shipped_at,
+                updated_at: s.updated_at,
+            })
+            .collect(),
         store_order_id: o.store_order_id,
         number: o.number,
         status: api::Status {
@@ -249,15 +279,22 @@ fn submit_status(s: &SubmitStatus) -> api::SubmitStatus {
         label: s.label().to_string(),
         provider: None,
         provider_order_id: None,
+        external_id: s.external_id().map(str::to_owned),
         reason: None,
         at: None,
     };
     match s {
         SubmitStatus::Blank => out.state = "blank".into(),
+        SubmitStatus::Submitting { provider, at, .. } => {
+            out.state = "submitting".into();
+            out.provider = Some(provider.clone());
+            out.at = Some(*at);
+        }
         SubmitStatus::Submitted {
             provider,
             provider_order_id,
             at,
+            ..
         } => {
             out.state = "submitted".into();
             out.provider = Some(provider.clone());

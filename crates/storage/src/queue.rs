@@ -769,6 +769,36 @@ impl Db {
         rows.iter().map(job_row).collect()
     }
 
+    /// An order's jobs of one kind with their payloads, oldest first (which item a render
+    /// job is for is in its payload).
+    pub async fn order_jobs_with_payload(
+        &self,
+        order_id: i64,
+        kind: &str,
+    ) -> Result<Vec<(JobRow, serde_json::Value)>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, state, attempts, token, last_error, worker, run_at, job_key, \
+             payload FROM jobs WHERE order_id = $1 AND kind = $2 ORDER BY id",
+        )
+        .bind(order_id)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let job = job_row(row)?;
+                let payload: String = row.try_get("payload")?;
+                let payload =
+                    serde_json::from_str(&payload).map_err(|e| StorageError::Corrupt {
+                        what: "job",
+                        id: job.id.to_string(),
+                        message: e.to_string(),
+                    })?;
+                Ok((job, payload))
+            })
+            .collect()
+    }
+
     /// Jobs of one kind, oldest first (for tests and the operator).
     pub async fn jobs_of_kind(&self, kind: &str) -> Result<Vec<JobRow>, StorageError> {
         let rows = sqlx::query(&format!("{JOB_ROW_SELECT} WHERE kind = $1 ORDER BY id"))

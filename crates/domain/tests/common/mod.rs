@@ -111,6 +111,10 @@ pub fn in_app_order() -> Order {
         }],
         flags: Default::default(),
         shipments: Vec::new(),
+        submission_attempts: 0,
+        preflight_overrides: Default::default(),
+        submission_blocked: None,
+        test: false,
     }
 }
 
@@ -119,6 +123,7 @@ pub fn submitted() -> SubmitStatus {
         provider: "printful".into(),
         provider_order_id: Some("PF-1".into()),
         at: t(1),
+        external_id: None,
     }
 }
 
