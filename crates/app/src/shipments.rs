@@ -98,11 +98,9 @@ impl App {
                 let before = order.fulfillment();
                 let mut merges = vec![];
                 for u in updates {
-                    match order.apply_shipment(provider, u, now) {
-                        m @ (ShipmentMerge::New { .. } | ShipmentMerge::Changed { .. }) => {
-                            merges.push(m)
-                        }
-                        _ => {}
+                    let m = order.apply_shipment(provider, u, now);
+                    if matches!(m, ShipmentMerge::New { .. } | ShipmentMerge::Changed { .. }) {
+                        merges.push(m);
                     }
                 }
                 let mut pushed = vec![];

@@ -545,6 +545,101 @@ impl App {
         Ok(version)
     }
 
+    /// A person settles a submission in review after checking with the provider: it is
+    /// there (`Submitted`, with the provider's order id when known) or it is not (`Failed`,
+    /// so it may be submitted again under the next attempt's id).
+    pub async fn resolve_review(
+        &self,
+        order_id: i64,
+        at_provider: bool,
+        provider_order_id: Option<String>,
+        actor: &Actor,
+    ) -> Result<SubmitStatus, AppError> {
+        let row = self.db.get_order(order_id).await?;
+        let (provider, external_id) = match &row.order.submit_status {
+            SubmitStatus::Review { .. } => {
+                // The provider and id of the claim that went to review are in the history.
+                let history = self.db.history(order_id).await?;
+                let claim = history
+                    .iter()
+                    .rev()
+                    .find(|e| {
+                        e.kind == EventKind::SubmissionAttempt
+                            && e.payload
+                                .as_ref()
+                                .is_some_and(|p| p["external_id"].is_string())
+                    })
+                    .and_then(|e| e.payload.clone())
+                    .unwrap_or_default();
+                (
+                    claim["provider"].as_str().unwrap_or_default().to_owned(),
+                    claim["external_id"].as_str().map(str::to_owned),
+                )
+            }
+            other => {
+                return Err(AppError::Invalid(format!(
+                    "order {} is not in review (it is {})",
+                    row.order.number,
+                    if other.label().is_empty() {
+                        "not submitted"
+                    } else {
+                        other.label()
+                    }
+                )));
+            }
+        };
+        let write = self
+            .write_order(order_id, |order, now| {
+                if !matches!(order.submit_status, SubmitStatus::Review { .. }) {
+                    return None;
+                }
+                order.submit_status = if at_provider {
+                    SubmitStatus::Submitted {
+                        provider: provider.clone(),
+                        provider_order_id: provider_order_id.clone(),
+                        at: now,
+                        external_id: external_id.clone(),
+                    }
+                } else {
+                    SubmitStatus::Failed {
+                        reason: format!("not at {provider} (checked by {actor})"),
+                        at: now,
+                    }
+                };
+                Some(order.submit_status.clone())
+            })
+            .await?;
+        let Some(mut w) = write else {
+            return Ok(self.db.get_order(order_id).await?.order.submit_status);
+        };
+        self.db
+            .append_history(
+                &mut w.tx,
+                order_id,
+                &HistoryEvent {
+                    at: w.now,
+                    actor: actor.clone(),
+                    kind: if at_provider {
+                        EventKind::Submitted
+                    } else {
+                        EventKind::SubmissionFailed
+                    },
+                    message: if at_provider {
+                        format!("review settled by {actor}: the order is at {provider}")
+                    } else {
+                        format!("review settled by {actor}: the order is not at {provider}")
+                    },
+                    payload: Some(serde_json::json!({
+                        "review": true, "at_provider": at_provider,
+                        "provider_order_id": provider_order_id,
+                    })),
+                },
+            )
+            .await?;
+        w.tx.commit().await?;
+        Ok(w.value)
+    }
+
     /// What the provider is sent for an order: recipient, items with long-lived print file
     /// URLs, under the claimed id.
     async fn provider_order(
@@ -606,11 +701,14 @@ impl App {
         order_id: i64,
         external_id: &str,
         to: impl Fn(DateTime<Utc>) -> SubmitStatus,
-        event: EventKind,
-        message: String,
-        payload: serde_json::Value,
-        actor: Actor,
+        record: Settled,
     ) -> Result<bool, AppError> {
+        let Settled {
+            event,
+            message,
+            payload,
+            actor,
+        } = record;
         let write = self
             .write_order(order_id, |order, now| {
                 let mine = matches!(&order.submit_status,
@@ -666,16 +764,18 @@ impl App {
                 at: now,
                 external_id: Some(external_id.to_owned()),
             },
-            EventKind::Submitted,
-            format!(
-                "submitted to {} as {external_id} (their order {}, status {:?}){how}",
-                account.id, accepted.provider_order_id, accepted.status
-            ),
-            serde_json::json!({
-                "provider": account.id, "external_id": external_id,
-                "provider_order_id": accepted.provider_order_id, "status": accepted.status,
-            }),
-            Actor::Provider(account.id.clone()),
+            Settled {
+                event: EventKind::Submitted,
+                message: format!(
+                    "submitted to {} as {external_id} (their order {}, status {:?}){how}",
+                    account.id, accepted.provider_order_id, accepted.status
+                ),
+                payload: serde_json::json!({
+                    "provider": account.id, "external_id": external_id,
+                    "provider_order_id": accepted.provider_order_id, "status": accepted.status,
+                }),
+                actor: Actor::Provider(account.id.clone()),
+            },
         )
         .await?;
         Ok(())
@@ -705,14 +805,18 @@ impl App {
                     }
                 }
             },
-            EventKind::SubmissionFailed,
-            if review {
-                format!("{external_id} needs review: {reason}")
-            } else {
-                format!("{external_id} failed: {reason}")
+            Settled {
+                event: EventKind::SubmissionFailed,
+                message: if review {
+                    format!("{external_id} needs review: {reason}")
+                } else {
+                    format!("{external_id} failed: {reason}")
+                },
+                payload: serde_json::json!({
+                    "external_id": external_id, "reason": reason, "review": review,
+                }),
+                actor: Actor::System,
             },
-            serde_json::json!({"external_id": external_id, "reason": reason, "review": review}),
-            Actor::System,
         )
         .await?;
         Ok(())
@@ -971,6 +1075,14 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The history event that goes with a settled submission.
+struct Settled {
+    event: EventKind,
+    message: String,
+    payload: serde_json::Value,
+    actor: Actor,
 }
 
 /// The error messages of a stored preflight report (`{"findings": [...]}`).

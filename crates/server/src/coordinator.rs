@@ -152,6 +152,40 @@ pub(crate) async fn override_preflight(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct ReviewBody {
+    /// `submitted` (the provider has it) or `failed` (it does not).
+    resolution: String,
+    #[serde(default)]
+    provider_order_id: Option<String>,
+}
+
+/// `POST /api/v1/orders/{id}/review` with `{"resolution": "submitted"|"failed"}`: a person
+/// settles an unknown outcome after checking with the provider.
+pub(crate) async fn resolve_review(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    axum::Json(body): axum::Json<ReviewBody>,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    let at_provider = match body.resolution.as_str() {
+        "submitted" => true,
+        "failed" => false,
+        other => {
+            return Err(app::AppError::Invalid(format!(
+                "resolution {other:?}: use \"submitted\" or \"failed\""
+            ))
+            .into());
+        }
+    };
+    let status = app
+        .resolve_review(id, at_provider, body.provider_order_id, &merchant())
+        .await?;
+    Ok(axum::Json(serde_json::json!({
+        "order_id": id, "submit_status": status.label(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ShipmentBody {
     carrier: String,
     tracking_number: String,

@@ -69,6 +69,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/orders/{id}/unhold", post(coordinator::unhold))
         .route("/api/v1/orders/{id}/cancel", post(coordinator::cancel))
         .route(
+            "/api/v1/orders/{id}/review",
+            post(coordinator::resolve_review),
+        )
+        .route(
             "/api/v1/orders/{id}/items/{item}/preflight-override",
             post(coordinator::override_preflight),
         )
