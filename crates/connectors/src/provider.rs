@@ -135,6 +135,11 @@ pub struct ProviderOrder {
     /// The store's shipping method title ("Flat rate", "Express"), as a hint.
     pub shipping_method: String,
     pub items: Vec<ProviderItem>,
+    /// Where the provider is to post this order's shipment news, for providers that take it
+    /// per order (ShineOn's `shipment_notification_url`): the webhook URL with its secret
+    /// token. `None` falls back to `ProviderConfig::account` when that is a URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
 }
 
 /// One line of a [`ProviderOrder`].
@@ -170,6 +175,11 @@ pub struct RemoteOrder {
     /// Set when the provider says the order failed (and why).
     pub failed: Option<String>,
     pub cancelled: bool,
+    /// The provider holds only an unconfirmed draft that `submit` would have confirmed
+    /// (Printful: created, but the confirmation's answer was lost). Not yet in production:
+    /// call `submit` again, which finds the draft and confirms it instead of creating one.
+    #[serde(default)]
+    pub needs_confirmation: bool,
 }
 
 /// Cancelling an order at the provider.

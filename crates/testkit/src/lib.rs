@@ -1,6 +1,7 @@
 //! Real parts for tests: a fresh Postgres database per test on the machine's server, a private
 //! Postgres cluster a test may stop and start, an `s3s-fs` S3 server on 127.0.0.1, and a
-//! simulated WooCommerce store ([`WooSim`]).
+//! simulated WooCommerce store ([`WooSim`]) and the four fulfillment providers on one server
+//! ([`ProviderSim`]).
 //! Everything binds to 127.0.0.1 on a free port and is removed when dropped.
 #![forbid(unsafe_code)]
 
@@ -9,6 +10,11 @@ pub use http_stub::{HttpStub, StubResponse};
 
 pub mod woo_sim;
 pub use woo_sim::{SimRequest, WooSim, WooSimOptions, order_template, webhook_signature};
+
+pub mod provider_sim;
+pub use provider_sim::{
+    Fault, ProviderSim, ProviderSimOptions, SimEvent, SimOp, SimParcel, SimProvider, When,
+};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
