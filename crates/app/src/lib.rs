@@ -74,6 +74,9 @@ pub struct AppSettings {
     pub mapping: domain::ItemMapping,
     /// How orders are handed to providers.
     pub submission: submission::SubmissionSettings,
+    /// This server's address as providers reach it (`server.public_url`): per-order
+    /// shipment notification URLs are built on it.
+    pub public_url: String,
 }
 
 impl AppSettings {
@@ -99,6 +102,7 @@ impl Default for AppSettings {
             store_api: store_sync::StoreApiSettings::default(),
             mapping: domain::ItemMapping::default(),
             submission: submission::SubmissionSettings::default(),
+            public_url: String::new(),
         }
     }
 }

@@ -679,7 +679,20 @@ impl App {
         } else {
             order.shipping.clone()
         };
+        // Providers that take a notification URL per order get the account's webhook URL,
+        // its secret token in the path.
+        let notify_url = (!self.settings.public_url.is_empty()
+            && !account.webhook_secret.is_empty())
+        .then(|| {
+            format!(
+                "{}/webhooks/providers/{}/{}",
+                self.settings.public_url.trim_end_matches('/'),
+                account.id,
+                account.webhook_secret.expose()
+            )
+        });
         Ok(ProviderOrder {
+            notify_url,
             external_id: external_id.to_owned(),
             order_number: order.number.clone(),
             recipient,

@@ -120,8 +120,12 @@ pub(crate) async fn open_app(config: &Config) -> Result<Arc<App>> {
         }
     };
     let files = storage::Files::open(&config.files_config()?, Some(config.url_mode()?))?;
-    let app = App::new(db, files, config.app.clone(), app::system_clock())?
-        .with_secret_key(config.secret_key()?);
+    let mut settings = config.app.clone();
+    if settings.public_url.is_empty() {
+        settings.public_url = config.server.public_url.clone();
+    }
+    let app =
+        App::new(db, files, settings, app::system_clock())?.with_secret_key(config.secret_key()?);
     Ok(Arc::new(app))
 }
 

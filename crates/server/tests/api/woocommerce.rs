@@ -16,7 +16,7 @@ use testkit::{WooSim, WooSimOptions};
 
 use crate::harness::*;
 
-const STORE: &str = "shop";
+pub(crate) const STORE: &str = "shop";
 
 /// Connect the simulated store as `shop`, with the demo mapping.
 async fn connect(server: &Server, sim: &WooSim) {
@@ -43,7 +43,7 @@ fn hook_url(server: &Server) -> String {
 
 /// The name-tag demo order as the store has it: id `id`, the name `name`, its photo at
 /// `photo_url`, modified `modified` (UTC).
-fn name_tag(id: i64, name: &str, photo_url: &str) -> Value {
+pub(crate) fn name_tag(id: i64, name: &str, photo_url: &str) -> Value {
     let mut order = order_fixture("name-tag.json", "Photo", photo_url);
     order["id"] = json!(id);
     order["number"] = json!(id.to_string());
@@ -69,7 +69,7 @@ fn plain_order() -> Value {
 }
 
 /// Run an import of the store in this process: its id and its result.
-async fn run_import(
+pub(crate) async fn run_import(
     server: &Server,
     scope: &app::store_import::ImportScope,
 ) -> (i64, storage::ImportProgress) {
@@ -82,7 +82,7 @@ async fn run_import(
 }
 
 /// Poll `check` every 50 ms until it returns `Some`, for at most `limit`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
