@@ -672,15 +672,124 @@ fn the_customcat_shineon_and_gelato_orders_have_the_documented_fields() {
     assert_eq!(draft["orderType"], "draft");
 }
 
-#[test]
-fn a_printful_order_as_the_docs_show_it_is_read() {
-    // The docs' order (external_id null, items with their external ids) is what lookups read.
-    let doc = fixture("printful/printful_v2_order_get_94188292.docs-example.json");
-    assert_eq!(doc["data"]["id"], 94188292);
-    assert_eq!(
-        doc["data"]["order_items"][0]["external_id"],
-        "some_external_id"
-    );
+#[tokio::test]
+async fn a_printful_order_as_the_docs_show_it_is_read_by_lookup() {
+    // Printful answers the docs' own example order (a draft, external_id null).
+    let doc = serde_json::to_vec(&fixture(
+        "printful/printful_v2_order_get_94188292.docs-example.json",
+    ))
+    .unwrap();
+    let stub = testkit::HttpStub::start(move |path| match path {
+        "/v2/orders/@pr-doc" => testkit::StubResponse::ok(doc.clone()),
+        "/v2/orders/94188292/shipments" => testkit::StubResponse::ok(
+            br#"{"data":[],"paging":{"total":0,"offset":0,"limit":20}}"#.to_vec(),
+        ),
+        _ => testkit::StubResponse::not_found(),
+    })
+    .await
+    .unwrap();
+    let printful = adapter_with(ProviderConfig {
+        kind: ProviderKind::Printful,
+        base_url: stub.base_url.clone(),
+        api_key: "pf-token".into(),
+        webhook_secret: PF_SECRET.into(),
+        account: String::new(),
+        confirm: true,
+        timeout: Duration::from_secs(5),
+    });
+    let found = printful.lookup("pr-doc").await.unwrap().unwrap();
+    assert_eq!(found.provider_order_id, "94188292");
+    assert_eq!(found.status, "draft");
+    assert!(found.needs_confirmation && !found.cancelled && found.failed.is_none());
+    assert_eq!(printful.lookup("pr-other").await.unwrap(), None);
+}
+
+/// A server that answers lookups with `read_answer` and cuts every create after reading its
+/// head: the request arrived, the answer never comes.
+async fn cutting_server(read_answer: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                // Gelato's lookup is a POST too: only creates are cut.
+                let search = String::from_utf8_lossy(&head).contains("orders:search");
+                if head.starts_with(b"POST") && !search {
+                    return; // dropped: the connection closes without an answer
+                }
+                let answer = format!(
+                    "HTTP/1.1 {read_answer}\r\nContent-Type: application/json\r\n\
+                     Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_connection_cut_after_sending_or_an_unreadable_answer_is_unknown() {
+    for kind in KINDS {
+        // Lookups find nothing (404, or an empty search), then the create is cut.
+        let read_answer = match kind {
+            ProviderKind::ShineOn | ProviderKind::Gelato => "200 OK",
+            _ => "404 Not Found",
+        };
+        let url = cutting_server(read_answer).await;
+        let provider = adapter_with(ProviderConfig {
+            kind,
+            base_url: url,
+            api_key: "key-0042".into(),
+            webhook_secret: "secret".into(),
+            account: String::new(),
+            confirm: true,
+            timeout: Duration::from_secs(5),
+        });
+        let err = provider.submit(&order(kind, "pr-cut")).await.unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Unknown { .. }),
+            "{kind:?}: {err:?}"
+        );
+        assert!(!err.to_string().contains("key-0042"), "{err}");
+    }
+    // A 2xx whose body is not the order (a proxy's page): processed, outcome unknown.
+    let stub = testkit::HttpStub::start(|path| {
+        if path.starts_with("/v2/orders/@") {
+            testkit::StubResponse::not_found()
+        } else {
+            testkit::StubResponse::ok(b"<html>Welcome to nginx!</html>".to_vec())
+        }
+    })
+    .await
+    .unwrap();
+    let printful = adapter_with(ProviderConfig {
+        kind: ProviderKind::Printful,
+        base_url: stub.base_url.clone(),
+        api_key: "pf-token".into(),
+        webhook_secret: PF_SECRET.into(),
+        account: String::new(),
+        confirm: true,
+        timeout: Duration::from_secs(5),
+    });
+    let err = printful
+        .submit(&order(ProviderKind::Printful, "pr-html"))
+        .await
+        .unwrap_err();
+    let ProviderError::Unknown { message, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("nginx"), "{message}");
 }
 
 #[test]
@@ -975,7 +1084,7 @@ async fn a_closed_port_is_not_sent() {
         let provider = adapter_with(ProviderConfig {
             kind,
             base_url: format!("http://127.0.0.1:{port}"),
-            api_key: "key".into(),
+            api_key: "key-0042".into(),
             webhook_secret: "secret".into(),
             account: String::new(),
             confirm: true,
@@ -985,6 +1094,8 @@ async fn a_closed_port_is_not_sent() {
             .submit(&order(kind, "pr-refused"))
             .await
             .unwrap_err();
+        // CustomCat's key rides in the lookup's URL: never in a message.
+        assert!(!err.to_string().contains("key-0042"), "{err}");
         let ProviderError::NotSent {
             message,
             retry_after,

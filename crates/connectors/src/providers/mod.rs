@@ -543,7 +543,7 @@ pub(crate) fn clean_url(
 }
 
 /// A path segment, escaped (our ids are letters, digits and `-`, but a provider's id is
-/// whatever it sent).
+/// whatever it sent). `@` stays: it is Printful's prefix of an external id in a path.
 pub(crate) fn segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {

@@ -248,7 +248,12 @@ fn order_input(
                 .into(),
         });
     }
-    let notify = clean_url("shine_on", "shipment notification URL", notify)?;
+    // A bad notification URL is our configuration's fault, not the order's.
+    let notify = clean_url("shine_on", "shipment notification URL", notify).map_err(|e| {
+        ProviderError::Config {
+            message: e.to_string(),
+        }
+    })?;
     let r = &order.recipient;
     let mut line_items = Vec::with_capacity(order.items.len());
     for item in &order.items {
