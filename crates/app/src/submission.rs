@@ -693,6 +693,7 @@ impl App {
         });
         Ok(ProviderOrder {
             notify_url,
+            look_first: true,
             external_id: external_id.to_owned(),
             order_number: order.number.clone(),
             recipient,
@@ -928,6 +929,11 @@ impl App {
             // A send may have arrived: find out before anything else.
             let _permit = limit.acquire().await.expect("never closed");
             match adapter.lookup(&external_id).await {
+                Ok(Some(remote)) if remote.needs_confirmation => {
+                    // A draft whose confirmation was lost: sending again finds the draft and
+                    // confirms it (the adapter never creates a second order).
+                    tracing::info!(order_id, %external_id, "found as an unconfirmed draft: confirming");
+                }
                 Ok(Some(remote)) => {
                     let accepted = Accepted {
                         provider_order_id: remote.provider_order_id,
@@ -987,7 +993,11 @@ impl App {
         }
         let order = self.provider_order(order_id, &row.order, &external_id, &account);
         let order = match order.await {
-            Ok(o) => o,
+            Ok(o) => ProviderOrder {
+                // A fresh claim's first send: nothing can exist under its id yet.
+                look_first: sends > 0,
+                ..o
+            },
             Err(
                 e @ (AppError::Invalid(_)
                 | AppError::Storage(storage::StorageError::ObjectConfig(_))),

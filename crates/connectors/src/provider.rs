@@ -140,6 +140,16 @@ pub struct ProviderOrder {
     /// token. `None` falls back to `ProviderConfig::account` when that is a URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_url: Option<String>,
+    /// Look the id up before creating (the default): the caller may have sent it before.
+    /// The coordinator clears it for the first send of a new claim, where nothing can
+    /// exist under the id yet, saving a round trip per order (a duplicate refusal is still
+    /// answered with the existing order).
+    #[serde(default = "look_first")]
+    pub look_first: bool,
+}
+
+fn look_first() -> bool {
+    true
 }
 
 /// One line of a [`ProviderOrder`].

@@ -84,6 +84,7 @@ fn order(kind: ProviderKind, external_id: &str) -> ProviderOrder {
         shipping_method: "Flat rate".into(),
         items: vec![item(316, 1), item(317, 2)],
         notify_url: Some("https://pressroom.example/webhooks/shine_on?token=hook-token".into()),
+        look_first: true,
     }
 }
 

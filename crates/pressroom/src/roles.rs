@@ -384,7 +384,15 @@ async fn run_until_order_done(app: &Arc<App>, config: &Config, order_id: i64) ->
     let opts = worker_options(config, Some(format!("cli-{}", std::process::id())), None);
     let worker = tokio::spawn(Worker::new(app.clone(), opts).run(stop.clone()));
     let jobs = loop {
-        let jobs = app.db.jobs_for_order(order_id).await?;
+        // The order's renders and photo downloads; its countdown (a job due hours later) and
+        // what follows submission are not waited for.
+        let jobs: Vec<_> = app
+            .db
+            .jobs_for_order(order_id)
+            .await?
+            .into_iter()
+            .filter(|j| j.kind == app::RENDER_JOB || j.kind == app::photo_job::FETCH_PHOTO_JOB)
+            .collect();
         if jobs
             .iter()
             .all(|j| !matches!(j.state, JobState::Queued | JobState::Running))

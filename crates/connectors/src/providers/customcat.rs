@@ -92,7 +92,10 @@ impl Provider for CustomCat {
 
     async fn submit(&self, order: &ProviderOrder) -> Result<Accepted, ProviderError> {
         let body = order_input(order, &self.api_key)?;
-        if let Some(found) = self.find(&order.external_id).await.map_err(before_create)? {
+        // Looked up first unless the coordinator knows nothing was ever sent under this id.
+        if order.look_first
+            && let Some(found) = self.find(&order.external_id).await.map_err(before_create)?
+        {
             return Ok(found.accepted(&order.external_id));
         }
         let what = "creating the order";

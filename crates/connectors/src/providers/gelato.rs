@@ -98,7 +98,10 @@ impl Provider for Gelato {
 
     async fn submit(&self, order: &ProviderOrder) -> Result<Accepted, ProviderError> {
         let body = order_input(order, self.confirm)?;
-        if let Some(found) = self.find(&order.external_id).await.map_err(before_create)? {
+        // Looked up first unless the coordinator knows nothing was ever sent under this id.
+        if order.look_first
+            && let Some(found) = self.find(&order.external_id).await.map_err(before_create)?
+        {
             return Ok(found.accepted());
         }
         let what = "creating the order";

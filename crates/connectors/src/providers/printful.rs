@@ -156,7 +156,10 @@ impl Provider for Printful {
     async fn submit(&self, order: &ProviderOrder) -> Result<Accepted, ProviderError> {
         let body = order_input(order)?;
         let at = format!("@{}", order.external_id);
-        if let Some(found) = self.find(&at).await.map_err(before_create)? {
+        // Looked up first unless the coordinator knows nothing was ever sent under this id.
+        if order.look_first
+            && let Some(found) = self.find(&at).await.map_err(before_create)?
+        {
             return self.existing(found).await;
         }
         let what = "creating the draft order";
