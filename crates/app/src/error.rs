@@ -39,6 +39,12 @@ pub enum AppError {
     /// A call to a store's API failed (after the client's own retries).
     #[error("{}", .0.merchant_message())]
     StoreApi(#[from] connectors::woo_client::WooClientError),
+    /// An outbound webhook registration that cannot be done as asked.
+    #[error("{0}")]
+    Webhook(String),
+    /// An attempt to deliver an outbound webhook failed (it is tried again).
+    #[error("webhook delivery: {0}")]
+    WebhookDelivery(String),
 }
 
 impl AppError {
@@ -60,6 +66,8 @@ impl AppError {
             AppError::Store(_) => "store",
             AppError::Secrets(_) => "secrets",
             AppError::StoreApi(e) => e.code(),
+            AppError::Webhook(_) => "webhook",
+            AppError::WebhookDelivery(_) => "webhook_delivery",
         }
     }
 
@@ -70,7 +78,8 @@ impl AppError {
             | AppError::InvalidItem { .. }
             | AppError::ClientImage { .. }
             | AppError::Template { .. }
-            | AppError::Store(_) => 422,
+            | AppError::Store(_)
+            | AppError::Webhook(_) => 422,
             AppError::Rule(_) => 409,
             AppError::Storage(storage::StorageError::DuplicateOrder { .. })
             | AppError::Storage(storage::StorageError::Conflict { .. }) => 409,
@@ -92,6 +101,7 @@ impl AppError {
             AppError::Stopped(_) => true,
             AppError::StoreApi(e) => e.is_retryable(),
             AppError::ClientImage { retryable, .. } => *retryable,
+            AppError::WebhookDelivery(_) => true,
             _ => false,
         }
     }

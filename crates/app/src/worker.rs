@@ -117,6 +117,7 @@ pub fn job_registry_with(
         .and_then(|r| r.register(ImportKind))
         .and_then(|r| r.register(ReconcileStoresKind))
         .and_then(|r| r.register(ReconcileStoreKind))
+        .and_then(|r| r.register(crate::outbound::DeliverWebhookKind))
         .expect("job kind names are distinct");
     if let Some(every) = reconcile_every {
         registry

@@ -11,6 +11,7 @@
 mod error;
 mod handlers;
 mod health;
+mod outbound;
 mod stores;
 mod views;
 mod webhooks;
@@ -62,6 +63,19 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/imports/{id}", get(stores::get_import))
         .route("/api/v1/orders/{id}/status", post(stores::set_status))
         .route("/api/v1/orders/{id}/notes", post(stores::add_note))
+        .route(
+            "/api/v1/webhooks",
+            get(outbound::list_webhooks).post(outbound::add_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(outbound::get_webhook).delete(outbound::delete_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(outbound::list_deliveries),
+        )
+        .route("/api/v1/webhooks/{id}/test", post(outbound::test_webhook))
         .fallback(error::no_route)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

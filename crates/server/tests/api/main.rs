@@ -9,4 +9,5 @@ mod flow;
 mod harness;
 mod health;
 mod orders;
+mod outbound;
 mod woocommerce;

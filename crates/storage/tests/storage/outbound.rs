@@ -3,9 +3,7 @@
 //! changes only a queued delivery and is logged once, and removing an endpoint takes its
 //! deliveries and their log with it.
 
-use storage::{
-    AttemptEnd, Db, NewEndpoint, NewOutboundDelivery, OutboundAttempt, OutboundState,
-};
+use storage::{AttemptEnd, Db, NewEndpoint, NewOutboundDelivery, OutboundAttempt, OutboundState};
 
 use crate::common::*;
 use crate::on_both_databases;
@@ -56,7 +54,11 @@ async fn endpoints_keep_their_url_events_and_sealed_secret(db: Db) {
         .await
         .unwrap();
     // Ids are unique.
-    assert!(db.insert_endpoint(&endpoint("wh_a", &all), t(2)).await.is_err());
+    assert!(
+        db.insert_endpoint(&endpoint("wh_a", &all), t(2))
+            .await
+            .is_err()
+    );
 
     let b = db.endpoint("wh_b").await.unwrap().unwrap();
     assert_eq!(b.events, some);
@@ -136,17 +138,27 @@ async fn deliveries_commit_with_the_callers_transaction_and_log_every_attempt(db
     );
     let mut tx = db.begin().await.unwrap();
     assert!(
-        db.record_outbound_attempt(&mut tx, first, &attempt(90, Some(200), None), AttemptEnd::Delivered)
-            .await
-            .unwrap()
+        db.record_outbound_attempt(
+            &mut tx,
+            first,
+            &attempt(90, Some(200), None),
+            AttemptEnd::Delivered
+        )
+        .await
+        .unwrap()
     );
     tx.commit().await.unwrap();
     // A delivered delivery does not change again (a job taken over records nothing).
     let mut tx = db.begin().await.unwrap();
     assert!(
-        !db.record_outbound_attempt(&mut tx, first, &attempt(95, None, Some("late")), AttemptEnd::Failed)
-            .await
-            .unwrap()
+        !db.record_outbound_attempt(
+            &mut tx,
+            first,
+            &attempt(95, None, Some("late")),
+            AttemptEnd::Failed
+        )
+        .await
+        .unwrap()
     );
     tx.commit().await.unwrap();
     let row = db.outbound_delivery(first).await.unwrap().unwrap();
@@ -169,7 +181,10 @@ async fn deliveries_commit_with_the_callers_transaction_and_log_every_attempt(db
 
     // The log: newest first, with the attempts of each.
     let log = db.outbound_deliveries("wh_a", 10).await.unwrap();
-    assert_eq!(log.iter().map(|d| d.id).collect::<Vec<_>>(), [second, first]);
+    assert_eq!(
+        log.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [second, first]
+    );
     assert_eq!(log[0].state, OutboundState::Failed);
     assert_eq!(log[0].last_error.as_deref(), Some("address not allowed"));
     let attempts = db.outbound_attempts(&[first, second]).await.unwrap();
@@ -187,7 +202,10 @@ async fn deliveries_commit_with_the_callers_transaction_and_log_every_attempt(db
         ]
     );
     assert_eq!(attempts[2].outcome, attempt(90, Some(200), None));
-    assert_eq!(db.count_outbound(OutboundState::Delivered).await.unwrap(), 1);
+    assert_eq!(
+        db.count_outbound(OutboundState::Delivered).await.unwrap(),
+        1
+    );
     assert_eq!(db.count_outbound(OutboundState::Failed).await.unwrap(), 1);
 }
 
@@ -225,9 +243,14 @@ async fn removing_an_endpoint_removes_its_deliveries_and_their_log(db: Db) {
     // An attempt of a removed delivery (its job was running) records nothing.
     let mut tx = db.begin().await.unwrap();
     assert!(
-        !db.record_outbound_attempt(&mut tx, a, &attempt(3, Some(200), None), AttemptEnd::Delivered)
-            .await
-            .unwrap()
+        !db.record_outbound_attempt(
+            &mut tx,
+            a,
+            &attempt(3, Some(200), None),
+            AttemptEnd::Delivered
+        )
+        .await
+        .unwrap()
     );
     tx.commit().await.unwrap();
     // The other endpoint's delivery stays.
