@@ -383,9 +383,10 @@ async fn a_receiver_failing_twice_gets_the_event_on_the_third_attempt_and_the_lo
     let got = receiver.received();
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|r| r.body == got[0].body));
+    let delivery_id = d["id"].to_string();
     assert!(
         got.iter()
-            .all(|r| r.header("pressroom-delivery") == d["id"].to_string())
+            .all(|r| r.header("pressroom-delivery") == delivery_id)
     );
     let now = DateTime::from_timestamp_millis(now_ms.load(Ordering::SeqCst)).unwrap();
     assert!(signature_ok(
