@@ -413,6 +413,119 @@ impl Readiness {
     }
 }
 
+/// `POST /api/v1/webhooks`: an endpoint to register for outbound events.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// `https://…` (or `http://…`), no user name or password in it.
+    pub url: String,
+    /// Event names (`order.imported`, `order.rendered`, `order.preflight_failed`,
+    /// `order.submitted`, `order.failed`, `order.shipped`, `order.delivered`); empty or
+    /// `["*"]`: every event.
+    pub events: Vec<String>,
+    pub description: String,
+    /// The signing secret (16 to 256 characters); a random one when absent.
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRequest")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("description", &self.description)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// A registered outbound webhook endpoint. Its secret is never shown, only a hint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    /// Event names, or `["*"]`.
+    pub events: Vec<String>,
+    pub description: String,
+    pub enabled: bool,
+    /// The secret's last four characters, e.g. `…c1f2`.
+    pub secret_hint: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/webhooks` → 201: the endpoint, and its signing secret shown this once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookCreated {
+    pub webhook: Webhook,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookCreated")
+            .field("webhook", &self.webhook)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+/// `GET /api/v1/webhooks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookList {
+    pub webhooks: Vec<Webhook>,
+}
+
+/// `GET /api/v1/webhooks/{id}/deliveries`: the delivery log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDeliveries {
+    pub webhook_id: String,
+    pub deliveries: Vec<WebhookDelivery>,
+}
+
+/// One event sent (or being sent) to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    /// The `Pressroom-Delivery` header.
+    pub id: i64,
+    /// The event's `id` in the body (the same for every endpoint it went to).
+    pub event_id: String,
+    /// `order.imported`, …, or `ping`.
+    pub event_type: String,
+    pub order_id: Option<i64>,
+    /// `queued`, `delivered` or `failed` (every attempt of its budget failed).
+    pub state: String,
+    pub attempts: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When the next attempt is due, while queued.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Every attempt, first to last.
+    pub log: Vec<WebhookAttempt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookAttempt {
+    /// 1 for the first.
+    pub attempt: i64,
+    pub at: DateTime<Utc>,
+    /// The receiver's HTTP status, when it answered.
+    pub status_code: Option<i64>,
+    /// Why it failed: `HTTP 500`, `address not allowed`, `could not connect`, a timeout.
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    /// The first 256 bytes of the receiver's answer.
+    pub response_excerpt: Option<String>,
+}
+
+/// `POST /api/v1/webhooks/{id}/test` → 202: the `ping` delivery queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookTestQueued {
+    pub delivery_id: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

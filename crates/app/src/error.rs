@@ -54,6 +54,12 @@ pub enum AppError {
     /// A provider webhook whose signature or URL token does not check (nothing was kept).
     #[error("the webhook's signature or token does not check")]
     BadSignature,
+    /// An outbound webhook registration that cannot be done as asked.
+    #[error("{0}")]
+    Webhook(String),
+    /// An attempt to deliver an outbound webhook failed (it is tried again).
+    #[error("webhook delivery: {0}")]
+    WebhookDelivery(String),
 }
 
 impl AppError {
@@ -80,6 +86,8 @@ impl AppError {
             AppError::ProviderApi(e) => e.code(),
             AppError::NeedsConfirmation(_) => "confirmation_required",
             AppError::BadSignature => "bad_signature",
+            AppError::Webhook(_) => "webhook",
+            AppError::WebhookDelivery(_) => "webhook_delivery",
         }
     }
 
@@ -92,7 +100,8 @@ impl AppError {
             | AppError::Template { .. }
             | AppError::Store(_)
             | AppError::Invalid(_)
-            | AppError::NeedsConfirmation(_) => 422,
+            | AppError::NeedsConfirmation(_)
+            | AppError::Webhook(_) => 422,
             AppError::Rule(_) | AppError::Submit(_) => 409,
             AppError::Storage(storage::StorageError::DuplicateOrder { .. })
             | AppError::Storage(storage::StorageError::Conflict { .. }) => 409,
@@ -120,6 +129,7 @@ impl AppError {
                     | connectors::provider::ProviderError::Unknown { .. }
             ),
             AppError::ClientImage { retryable, .. } => *retryable,
+            AppError::WebhookDelivery(_) => true,
             _ => false,
         }
     }

@@ -201,7 +201,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 .filter(|a| by_name || policy.allows_ip(a.ip()))
                 .collect();
             if allowed.is_empty() {
-                tracing::warn!(host, addresses = ?found, "photo download refused: the host resolves only to addresses that are not allowed");
+                tracing::warn!(host, addresses = ?found, "request refused: the host resolves only to addresses that are not allowed");
                 return Err(Box::new(NotAllowed) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
@@ -228,6 +228,23 @@ pub fn http_client(settings: &FetchSettings) -> Result<reqwest::Client, String> 
                 Err(e) => attempt.error(e),
             }
         }))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// The HTTP client for outbound webhooks: the same guarded resolver and no proxy as photo
+/// downloads, but redirects are never followed (a 3xx is the receiver's answer) and the time
+/// bound is the webhook's.
+pub fn webhook_client(
+    settings: &FetchSettings,
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, String> {
+    let policy = Arc::new(AddressPolicy::new(&settings.allow_hosts)?);
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver { policy }))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| format!("HTTP client: {e}"))
 }

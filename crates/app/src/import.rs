@@ -15,6 +15,7 @@ use serde::Serialize;
 use storage::NewJob;
 
 use crate::order_write::OrderWrite;
+use crate::outbound::OutboundEvent;
 use crate::photo_job::{FetchPhoto, fetch_and_store};
 use crate::stores::ConnectedStore;
 use crate::{App, AppError, RENDER_JOB};
@@ -273,6 +274,24 @@ impl App {
             .await?;
         self.queue_waiting_photos(&mut tx, order_id, waiting, now)
             .await?;
+        // Only a new order is `order.imported`; a merged update is not an event (yet).
+        self.emit(
+            &mut tx,
+            OutboundEvent::OrderImported,
+            order_id,
+            serde_json::json!({
+                "store_id": store.id,
+                "store_order_id": order.store_order_id,
+                "number": order.number,
+                "status": order.status.raw,
+                "items": order.items.len(),
+                "personalized_items": all.len(),
+                "render_jobs": jobs.len(),
+                "waiting_for_photos": waiting_items,
+            }),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(order_id, number = %order.number, jobs = jobs.len(), "order imported");
         Ok(Imported {

@@ -11,6 +11,7 @@ pub mod import;
 pub mod metrics;
 pub mod order_actions;
 mod order_write;
+pub mod outbound;
 pub mod photo_job;
 pub mod providers;
 pub mod render_job;
@@ -120,6 +121,9 @@ pub struct App {
     /// For stores' APIs: their addresses come from the merchant's configuration, not from
     /// customers, so they may be on the merchant's own network (no address guard).
     pub store_http: reqwest::Client,
+    /// For outbound webhooks: the photo downloads' address guard, no redirects, a short time
+    /// bound (`outbound.rs`).
+    pub webhook_http: reqwest::Client,
     /// Seals and opens store credentials; `None` when no key is configured (stores with
     /// credentials can then not be added or used).
     pub secret_key: Option<Arc<secrets::SecretKey>>,
@@ -152,6 +156,8 @@ impl App {
                 .with_asset_cache(),
         );
         let http = fetch::http_client(&settings.fetch).map_err(AppError::Config)?;
+        let webhook_http = fetch::webhook_client(&settings.fetch, outbound::WEBHOOK_TIMEOUT)
+            .map_err(AppError::Config)?;
         Ok(App {
             db,
             files,
@@ -162,6 +168,7 @@ impl App {
             clock,
             http,
             store_http: reqwest::Client::new(),
+            webhook_http,
             secret_key: None,
             recorded_templates: Default::default(),
             intake: Default::default(),

@@ -13,6 +13,7 @@ use renderer::{ProduceOptions, RenderError};
 use storage::{ClaimedJob, NewRender, RenderRow};
 
 use crate::import::RenderJob;
+use crate::outbound::OutboundEvent;
 use crate::{App, AppError};
 
 /// Files made by a render, stored but not yet recorded.
@@ -192,6 +193,25 @@ impl App {
         let order = self.db.get_order_tx(&mut tx, r.order_id).await?.order;
         self.recheck_countdown(&mut tx, r.order_id, &order, now)
             .await?;
+        self.emit(
+            &mut tx,
+            if r.preflight_errors > 0 {
+                OutboundEvent::OrderPreflightFailed
+            } else {
+                OutboundEvent::OrderRendered
+            },
+            r.order_id,
+            serde_json::json!({
+                "item_id": r.item_id,
+                "render_id": row.id,
+                "version": row.version,
+                "template_id": r.template_id,
+                "print_sha256": r.print_sha256,
+                "preflight": {"errors": r.preflight_errors, "warnings": r.preflight_warnings},
+            }),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(row)
     }

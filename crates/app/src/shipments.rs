@@ -181,6 +181,36 @@ impl App {
                 )
                 .await?;
         }
+        // Merchants' webhooks: a parcel that left, and the whole order delivered.
+        for m in &merges {
+            let (index, left_now) = match m {
+                ShipmentMerge::New { index } => (*index, order.shipments[*index].status.has_left()),
+                ShipmentMerge::Changed { index, from, to } => {
+                    (*index, !from.has_left() && to.has_left())
+                }
+                _ => continue,
+            };
+            if left_now {
+                self.emit(
+                    &mut w.tx,
+                    crate::outbound::OutboundEvent::OrderShipped,
+                    order_id,
+                    serde_json::json!({"provider": provider, "shipment": &order.shipments[index]}),
+                    w.now,
+                )
+                .await?;
+            }
+        }
+        if after == domain::FulfillmentState::Delivered && before != after {
+            self.emit(
+                &mut w.tx,
+                crate::outbound::OutboundEvent::OrderDelivered,
+                order_id,
+                serde_json::json!({"provider": provider, "shipments": &order.shipments}),
+                w.now,
+            )
+            .await?;
+        }
         for (number, carrier, url, shipped_at) in &pushed {
             self.queue_outbox(
                 &mut w.tx,
@@ -459,6 +489,14 @@ impl App {
                         },
                     )
                     .await?;
+                self.emit(
+                    &mut tx,
+                    crate::outbound::OutboundEvent::OrderFailed,
+                    order_id,
+                    serde_json::json!({"provider": provider, "reason": reason}),
+                    now,
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(format!(
                     "{}: order {order_id} failed at {provider}",

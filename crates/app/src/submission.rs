@@ -346,6 +346,14 @@ impl App {
                 )
                 .await?;
             if manual {
+                self.emit(
+                    &mut tx,
+                    crate::outbound::OutboundEvent::OrderSubmitted,
+                    order_id,
+                    serde_json::json!({"provider": account.id, "external_id": external_id}),
+                    now,
+                )
+                .await?;
                 tx.commit().await?;
                 return Ok(SubmitAnswer::Submitted {
                     provider: account.id,
@@ -746,10 +754,20 @@ impl App {
                     actor,
                     kind: event,
                     message,
-                    payload: Some(payload),
+                    payload: Some(payload.clone()),
                 },
             )
             .await?;
+        // Merchants' webhooks hear of it in the same transaction.
+        let outbound = match event {
+            EventKind::Submitted => Some(crate::outbound::OutboundEvent::OrderSubmitted),
+            EventKind::SubmissionFailed => Some(crate::outbound::OutboundEvent::OrderFailed),
+            _ => None,
+        };
+        if let Some(kind) = outbound {
+            self.emit(&mut w.tx, kind, order_id, payload.clone(), w.now)
+                .await?;
+        }
         if let SubmitStatus::Submitted { provider, .. } = to(w.now)
             && provider == SANDBOX
         {

@@ -133,6 +133,7 @@ pub fn job_registry_with(
         .and_then(|r| r.register(crate::shipments::SandboxShipKind))
         .and_then(|r| r.register(crate::shipments::PollShipmentsKind))
         .and_then(|r| r.register(crate::order_actions::ProviderCancelKind))
+        .and_then(|r| r.register(crate::outbound::DeliverWebhookKind))
         .expect("job kind names are distinct");
     if let Some(every) = reconcile_every {
         registry

@@ -1,7 +1,7 @@
 //! `pressroom`: one binary, several roles: `serve` (HTTP + a worker), `worker` (render-farm
 //! worker), `migrate`, `order` (add / render / show), `store` (connect WooCommerce stores),
-//! `import` (pull a store's orders), `config`, `secrets-key`, and `render` (one print file
-//! from a template folder, no database).
+//! `import` (pull a store's orders), `webhook` (outbound webhooks), `config`, `secrets-key`,
+//! and `render` (one print file from a template folder, no database).
 #![forbid(unsafe_code)]
 
 mod config;
@@ -9,6 +9,7 @@ mod coordinator_cmd;
 mod render_cmd;
 mod roles;
 mod store_cmd;
+mod webhook_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,10 @@ enum Command {
     /// Import a store's orders: all, by creation date, or by id (new ones created, known ones
     /// updated; running it again changes nothing).
     Import(store_cmd::ImportArgs),
+    /// Outbound webhooks: URLs that receive signed order events (add, list, show, remove,
+    /// deliveries, test).
+    #[command(subcommand)]
+    Webhook(webhook_cmd::WebhookCommand),
     /// Print a new key for `secrets.key` (store credentials are sealed with it).
     SecretsKey,
     /// Print the effective configuration (secrets hidden).
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
                 Command::Store(cmd) => store_cmd::store(config, cmd),
                 Command::Provider(cmd) => coordinator_cmd::provider(config, cmd),
                 Command::Import(args) => store_cmd::import(config, args),
+                Command::Webhook(cmd) => webhook_cmd::webhook(config, cmd),
                 Command::Render(_) | Command::SecretsKey => unreachable!("handled above"),
             };
             match result {

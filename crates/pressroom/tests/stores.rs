@@ -1,6 +1,7 @@
 //! `pressroom store` and `pressroom import` as a merchant runs them, against the simulated
 //! WooCommerce store: connect, test (with plain-words failures), import twice; the secrets
-//! never printed nor stored in clear.
+//! never printed nor stored in clear. Outbound webhooks: add, list, remove, the secret printed
+//! once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -188,4 +189,83 @@ async fn a_merchant_connects_a_store_tests_it_and_imports_its_orders_twice() {
     let key = std::fs::metadata(dir.path().join("secrets.key")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(key.permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn a_merchant_adds_lists_and_removes_a_webhook_and_sees_its_secret_once() {
+    let (_dir, config) = setup();
+    let out = pressroom(
+        &config,
+        &[
+            "webhook",
+            "add",
+            "https://erp.example/hooks/pressroom",
+            "--event",
+            "order.shipped",
+            "--event",
+            "order.delivered",
+            "--description",
+            "ERP",
+        ],
+    );
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{said}{}", text(&out.stderr));
+    let secret = said
+        .lines()
+        .skip_while(|l| !l.starts_with("signing secret"))
+        .nth(1)
+        .expect("the secret on the line after its label")
+        .to_string();
+    assert_eq!(secret.len(), 64, "{said}");
+    let id = said
+        .split('"')
+        .find(|s| s.starts_with("wh_"))
+        .expect("the webhook's id")
+        .to_string();
+
+    let out = pressroom(&config, &["webhook", "list"]);
+    let list = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(shown[0]["id"], id.as_str());
+    assert_eq!(
+        shown[0]["events"],
+        serde_json::json!(["order.shipped", "order.delivered"])
+    );
+    assert_eq!(shown[0]["secret_hint"], format!("…{}", &secret[60..]));
+    assert!(!list.contains(&secret), "the list shows the secret");
+
+    // Refused with the reason: an unknown event, a URL with a password.
+    let out = pressroom(
+        &config,
+        &[
+            "webhook",
+            "add",
+            "https://erp.example/",
+            "--event",
+            "order.lost",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("order.submitted"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = pressroom(&config, &["webhook", "add", "https://u:pw@erp.example/"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("password"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = pressroom(&config, &["webhook", "remove", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("removed"));
+    let out = pressroom(&config, &["webhook", "list"]);
+    assert_eq!(text(&out.stdout).trim(), "[]");
+    let out = pressroom(&config, &["webhook", "remove", &id]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains(&id), "{}", text(&out.stderr));
 }

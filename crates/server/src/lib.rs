@@ -12,6 +12,7 @@ mod coordinator;
 mod error;
 mod handlers;
 mod health;
+mod outbound;
 mod stores;
 mod views;
 mod webhooks;
@@ -101,6 +102,19 @@ pub fn router(app: Arc<App>) -> Router {
                 coordinator::MAX_PROVIDER_WEBHOOK_BYTES,
             )),
         )
+        .route(
+            "/api/v1/webhooks",
+            get(outbound::list_webhooks).post(outbound::add_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(outbound::get_webhook).delete(outbound::delete_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(outbound::list_deliveries),
+        )
+        .route("/api/v1/webhooks/{id}/test", post(outbound::test_webhook))
         .fallback(error::no_route)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -7,6 +7,7 @@
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod outbound;
 pub mod providers;
 pub mod queue;
 pub mod repo;
@@ -15,6 +16,10 @@ pub mod stores;
 pub use db::{Db, DbOptions, Dialect, Tx};
 pub use error::StorageError;
 pub use files::{Files, FilesConfig, StoredObject, UrlMode};
+pub use outbound::{
+    AttemptEnd, EndpointRow, NewEndpoint, NewOutboundDelivery, OutboundAttempt, OutboundAttemptRow,
+    OutboundDeliveryRow, OutboundState,
+};
 pub use providers::{ProviderAccountRow, ProviderWebhookRow};
 pub use queue::{ClaimedJob, Enqueued, FailOutcome, JobRow, JobState, NewJob, QueueCounts};
 pub use repo::{NewRender, OrderRow, RenderRow, TemplateRow};

@@ -54,21 +54,37 @@ impl Server {
 
     /// On the given database; `worker`: run an embedded worker.
     pub async fn start_on(dir: tempfile::TempDir, db_url: &str, worker: bool) -> Server {
-        Server::start_with(dir, db_url, worker, settings(), None).await
+        Server::start_with(dir, db_url, worker, settings(), None, app::system_clock()).await
     }
 
     /// SQLite, a worker that also polls the connected stores every `every`.
     pub async fn with_reconcile_every(every: Duration) -> Server {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
-        Server::start_with(dir, &url, true, settings(), Some(every)).await
+        Server::start_with(
+            dir,
+            &url,
+            true,
+            settings(),
+            Some(every),
+            app::system_clock(),
+        )
+        .await
     }
 
     /// SQLite in a fresh temporary folder, a worker, and these settings.
     pub async fn with_settings(settings: AppSettings) -> Server {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
-        Server::start_with(dir, &url, true, settings, None).await
+        Server::start_with(dir, &url, true, settings, None, app::system_clock()).await
+    }
+
+    /// SQLite in a fresh temporary folder, a worker, these settings, and the time from
+    /// `clock` (tests move it to reach retries and schedules).
+    pub async fn with_clock(settings: AppSettings, clock: app::Clock) -> Server {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
+        Server::start_with(dir, &url, true, settings, None, clock).await
     }
 
     async fn start_with(
@@ -77,6 +93,7 @@ impl Server {
         worker: bool,
         settings: AppSettings,
         reconcile_every: Option<Duration>,
+        clock: app::Clock,
     ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -97,7 +114,7 @@ impl Server {
         )
         .expect("the files folder");
         let app = Arc::new(
-            App::new(db, files, settings, app::system_clock())
+            App::new(db, files, settings, clock)
                 .expect("app")
                 .with_secret_key(secret_key()),
         );

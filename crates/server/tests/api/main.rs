@@ -9,5 +9,6 @@ mod flow;
 mod harness;
 mod health;
 mod orders;
+mod outbound;
 mod providers;
 mod woocommerce;

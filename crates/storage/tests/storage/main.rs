@@ -4,6 +4,7 @@
 
 mod common;
 mod files;
+mod outbound;
 mod queue;
 mod repo;
 mod stores;
