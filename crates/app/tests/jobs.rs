@@ -29,6 +29,8 @@ fn name_tag_order(id: i64, name: &str) -> Vec<u8> {
     v["id"] = id.into();
     v["number"] = id.to_string().into();
     v["line_items"][0]["meta_data"][0]["value"] = name.into();
+    // On hold: no countdown, so the queue holds only the renders these tests count.
+    v["status"] = "on-hold".into();
     serde_json::to_vec(&v).unwrap()
 }
 

@@ -107,6 +107,8 @@ fn order(id: i64) -> Vec<u8> {
     v["number"] = id.to_string().into();
     // A different name per order: different pixels, different files.
     v["line_items"][0]["meta_data"][0]["value"] = format!("Guest {id}").into();
+    // On hold: no countdown, so the queue holds only the renders these tests count.
+    v["status"] = "on-hold".into();
     serde_json::to_vec(&v).unwrap()
 }
 
@@ -586,5 +588,136 @@ async fn two_worker_processes_fire_a_periodic_job_once_per_period() {
     assert!(
         jobs.iter().all(|j| j.state != storage::JobState::Dead),
         "{jobs:?}"
+    );
+}
+
+/// A worker process SIGKILLed after the provider accepted the order but before Pressroom
+/// recorded it: the next worker looks the order up by our id first and records it, and the
+/// provider holds one order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_after_the_provider_accepted_leaves_one_order_at_the_provider() {
+    use testkit::provider_sim::{ProviderSim, ProviderSimOptions, SimProvider};
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite:{}", dir.path().join("pressroom.db").display());
+    let sim = ProviderSim::start(ProviderSimOptions::default()).await;
+    let mut farm = Farm::new(
+        db_url,
+        FilesConfig::Local {
+            root: dir.path().join("files"),
+        },
+    );
+    farm.app_extra = "default_provider = \"pf\"\n".into();
+    let key = secrets::SecretKey::generate().unwrap();
+    let config = farm.config_file();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[secrets]\nkey = {key:?}\n"));
+    std::fs::write(&config, text).unwrap();
+
+    let db = Db::open(&farm.db_url, DbOptions::default()).await.unwrap();
+    let mut s = settings();
+    s.default_provider = "pf".into();
+    let app = App::new(
+        db,
+        Files::open(&farm.files, None).unwrap(),
+        s,
+        app::system_clock(),
+    )
+    .unwrap()
+    .with_secret_key(secrets::SecretKey::from_base64(&key).unwrap());
+    app.put_provider(app::providers::ProviderInput {
+        id: "pf".into(),
+        kind: connectors::provider::ProviderKind::Printful,
+        settings: app::providers::ProviderSettings {
+            base_url: sim.base_url(),
+            account: "12".into(),
+            timeout_secs: 600,
+            products: [("NAME-TAG".to_owned(), "4011:front:dtg".to_owned())].into(),
+            ..Default::default()
+        },
+        api_key: app::stores::SecretText(sim.api_key(SimProvider::Printful)),
+        webhook_secret: app::stores::SecretText(sim.webhook_secret(SimProvider::Printful)),
+    })
+    .await
+    .unwrap();
+    let mut body: serde_json::Value = serde_json::from_slice(&order(1)).unwrap();
+    body["status"] = "processing".into();
+    body["date_paid"] = serde_json::Value::Null;
+    body["date_paid_gmt"] = serde_json::Value::Null;
+    let source = ImportSource {
+        actor: Actor::System,
+        local_files: Some(testkit::repo_root().join("fixtures/orders")),
+    };
+    let order_id = app
+        .import_order(&serde_json::to_vec(&body).unwrap(), &source)
+        .await
+        .unwrap()
+        .order_id;
+
+    let mut worker = farm.spawn_worker(&config, &[]);
+    let started = Instant::now();
+    while app.db.renders(order_id).await.unwrap().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(120), "not rendered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The provider takes the order and never answers; the worker dies waiting.
+    sim.accept_then_hang(SimProvider::Printful);
+    let answer = app
+        .submit(
+            order_id,
+            domain::SubmitTrigger::Merchant,
+            &Actor::Merchant("m".into()),
+        )
+        .await
+        .unwrap();
+    let app::submission::SubmitAnswer::Submitting { external_id, .. } = answer else {
+        panic!("not claimed: {answer:?}");
+    };
+    while sim.count(SimProvider::Printful, &external_id) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(120), "never sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    kill(&mut worker);
+    assert!(matches!(
+        app.db
+            .get_order(order_id)
+            .await
+            .unwrap()
+            .order
+            .submit_status,
+        domain::SubmitStatus::Submitting { sends: 1, .. }
+    ));
+
+    // Another worker takes the job over once its lease ran out.
+    let mut worker = farm.spawn_worker(&config, &[]);
+    loop {
+        let status = app
+            .db
+            .get_order(order_id)
+            .await
+            .unwrap()
+            .order
+            .submit_status;
+        if matches!(status, domain::SubmitStatus::Submitted { .. }) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "not submitted: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kill(&mut worker);
+    assert_eq!(sim.count(SimProvider::Printful, &external_id), 1);
+    // Looked up before anything else: Printful had the draft, so it was confirmed, not
+    // created again.
+    let lookups = sim.requests_to(SimProvider::Printful, testkit::provider_sim::SimOp::Lookup);
+    assert!(!lookups.is_empty(), "looked up after the takeover");
+    let history = app.db.history(order_id).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.kind == domain::EventKind::Submitted)
+            .count(),
+        1
     );
 }
