@@ -39,6 +39,9 @@ pub enum AppError {
     /// A call to a store's API failed (after the client's own retries).
     #[error("{}", .0.merchant_message())]
     StoreApi(#[from] connectors::woo_client::WooClientError),
+    /// An edit of a personalization, or a photo upload, that cannot be done as asked.
+    #[error("{0}")]
+    Edit(#[from] crate::edit::EditError),
 }
 
 impl AppError {
@@ -60,6 +63,7 @@ impl AppError {
             AppError::Store(_) => "store",
             AppError::Secrets(_) => "secrets",
             AppError::StoreApi(e) => e.code(),
+            AppError::Edit(e) => e.code(),
         }
     }
 
@@ -79,6 +83,7 @@ impl AppError {
             }
             AppError::Render(e) if e.is_input_error() => 422,
             AppError::StoreApi(_) => 502,
+            AppError::Edit(e) => e.http_status(),
             AppError::Storage(e) if e.is_retryable() => 503,
             _ => 500,
         }

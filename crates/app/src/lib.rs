@@ -4,6 +4,7 @@
 //! The clock enters here as a [`Clock`] so tests can set it; the domain only ever sees `now`.
 #![forbid(unsafe_code)]
 
+pub mod edit;
 pub mod error;
 pub mod fetch;
 pub mod housekeeping;
@@ -114,6 +115,8 @@ pub struct App {
     pub(crate) intake: std::sync::OnceLock<webhooks::Intake>,
     /// Stores as webhook checks need them, for a few seconds.
     pub(crate) store_cache: stores::StoreCache,
+    /// Photos the editor's live preview used lately.
+    pub(crate) preview_photos: edit::PhotoCache,
 }
 
 impl App {
@@ -149,6 +152,7 @@ impl App {
             recorded_templates: Default::default(),
             intake: Default::default(),
             store_cache: Default::default(),
+            preview_photos: Default::default(),
         })
     }
 

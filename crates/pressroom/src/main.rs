@@ -1,10 +1,11 @@
 //! `pressroom`: one binary, several roles: `serve` (HTTP + a worker), `worker` (render-farm
-//! worker), `migrate`, `order` (add / render / show), `store` (connect WooCommerce stores),
+//! worker), `migrate`, `order` (add / render / show / edit), `store` (connect WooCommerce stores),
 //! `import` (pull a store's orders), `config`, `secrets-key`, and `render` (one print file
 //! from a template folder, no database).
 #![forbid(unsafe_code)]
 
 mod config;
+mod edit_cmd;
 mod render_cmd;
 mod roles;
 mod store_cmd;
@@ -38,7 +39,7 @@ enum Command {
     Worker(roles::WorkerArgs),
     /// Bring the database schema up to date (also done on every start).
     Migrate,
-    /// Orders: import one, re-render one, show one.
+    /// Orders: import one, re-render one, show one, edit one's personalization.
     #[command(subcommand)]
     Order(roles::OrderCommand),
     /// Connected WooCommerce stores: add, list, show, test, remove.
