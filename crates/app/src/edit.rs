@@ -177,7 +177,9 @@ pub fn is_photo_key(key: &str) -> bool {
         return false;
     };
     hash.len() == 64
-        && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         && matches!(ext, "jpg" | "png" | "webp" | "gif")
 }
 
@@ -248,34 +250,50 @@ fn edited_personalization(
 ) -> Result<Personalization, EditError> {
     let mut p = old.cloned().unwrap_or_default();
     p.template_id = template_id.to_string();
+    let is_photo = |id: &str| {
+        manifest
+            .field(id)
+            .is_some_and(|f| f.kind == FieldKind::Photo)
+    };
     if let Some(values) = &edit.values {
+        // An import keeps a photo field's URL among the values too: that stays, as it is not
+        // the merchant's to give here.
+        let photo_refs: Vec<(String, String)> = p
+            .values
+            .iter()
+            .filter(|(k, _)| is_photo(k) && !values.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         p.values = values
             .iter()
             .filter(|(_, v)| !v.trim().is_empty())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        p.values.extend(photo_refs);
     }
     for (field, photo) in &edit.photos {
         let kept = p.client_images.iter().find(|c| {
             c.field == *field && photo.is_some() && c.object_key.as_ref() == photo.as_ref()
         });
-        let replacement = match (photo, kept) {
-            (None, _) => None,
-            // The same photo again: keep where it came from.
-            (Some(_), Some(same)) => Some(same.clone()),
-            (Some(key), None) => Some(ClientImage {
-                field: field.clone(),
-                source_url: format!("upload:{key}"),
-                object_key: Some(key.clone()),
-                sha256: key_sha256(key),
-            }),
-        };
-        // In the place of the field's photo, so an edit that names the same photo again
-        // leaves the personalization as it was.
+        if kept.is_some() {
+            // The same photo again: nothing changes.
+            continue;
+        }
+        let replacement = photo.as_ref().map(|key| ClientImage {
+            field: field.clone(),
+            source_url: format!("upload:{key}"),
+            object_key: Some(key.clone()),
+            sha256: key_sha256(key),
+        });
+        // In the place of the field's old photo; the import's copy of its URL among the
+        // values goes with it.
         let at = p.client_images.iter().position(|c| c.field == *field);
         p.client_images.retain(|c| c.field != *field);
+        p.values.remove(field);
         if let Some(image) = replacement {
-            let at = at.unwrap_or(p.client_images.len()).min(p.client_images.len());
+            let at = at
+                .unwrap_or(p.client_images.len())
+                .min(p.client_images.len());
             p.client_images.insert(at, image);
         }
     }
@@ -286,7 +304,7 @@ fn edited_personalization(
             .field(id)
             .map_or_else(|| format!("`{id}`"), |f| format!("`{id}` ({})", f.label))
     };
-    for (field, value) in &p.values {
+    for (field, value) in edit.values.iter().flatten() {
         match manifest.field(field) {
             Some(f) if f.kind == FieldKind::Photo => problems.push(format!(
                 "field {} is a photo field: give its photo under `photos`, not a value",
@@ -541,8 +559,11 @@ impl App {
                 format!(
                     "{}: {} → {}",
                     c.field,
-                    c.from.as_deref().map_or("(none)".into(), |v| format!("{v:?}")),
-                    c.to.as_deref().map_or("(none)".into(), |v| format!("{v:?}"))
+                    c.from
+                        .as_deref()
+                        .map_or("(none)".into(), |v| format!("{v:?}")),
+                    c.to.as_deref()
+                        .map_or("(none)".into(), |v| format!("{v:?}"))
                 )
             })
             .collect::<Vec<_>>()
@@ -574,7 +595,13 @@ impl App {
             None
         };
         tx.commit().await?;
-        tracing::info!(order_id, item_id, changes = changes.len(), ?job, "personalization edited");
+        tracing::info!(
+            order_id,
+            item_id,
+            changes = changes.len(),
+            ?job,
+            "personalization edited"
+        );
         Ok(Edited {
             order_id,
             item_id,

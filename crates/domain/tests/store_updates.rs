@@ -247,7 +247,10 @@ fn a_merchants_edit_survives_store_updates_until_the_store_changes_the_item() {
     };
     assert_eq!(c.rerender, [stored.items[1].id]);
     let p = stored.items[1].personalization.as_ref().unwrap();
-    assert_eq!(p.values["pet_name"], "Rex", "the store's newer personalization");
+    assert_eq!(
+        p.values["pet_name"], "Rex",
+        "the store's newer personalization"
+    );
     assert!(stored.flags.edited_items.is_empty());
 }
 

@@ -346,7 +346,16 @@ fn order_edit_changes_values_and_photo_and_renders_a_new_version() {
     let photo = testkit::repo_root().join("fixtures/photos/rgb8.png");
     let out = run(pressroom(
         &config,
-        &["order", "edit", "1", "--item", "501", "--set", "name=Rosa", "--wait"],
+        &[
+            "order",
+            "edit",
+            "1",
+            "--item",
+            "501",
+            "--set",
+            "name=Rosa",
+            "--wait",
+        ],
     )
     .arg("--photo")
     .arg(format!("photo={}", photo.display())));

@@ -63,7 +63,11 @@ async fn upload(
 
 /// The render record of a render, from its report file.
 async fn record(server: &Server, http: &reqwest::Client, render: &Value) -> Value {
-    let report = get_json(http, &server.url(render["files"]["report"].as_str().unwrap())).await;
+    let report = get_json(
+        http,
+        &server.url(render["files"]["report"].as_str().unwrap()),
+    )
+    .await;
     report["record"].clone()
 }
 
@@ -133,7 +137,10 @@ async fn an_edit_is_rendered_as_a_new_version(server: &Server) {
     let rec = record(server, &http, &renders[1]).await;
     assert_eq!(rec["fields"]["name"], "Rosa", "rendered with the new value");
     let first = record(server, &http, &renders[0]).await;
-    assert_ne!(first["fields"]["name"], "Rosa", "version 1 is kept as it was");
+    assert_ne!(
+        first["fields"]["name"], "Rosa",
+        "version 1 is kept as it was"
+    );
 
     let edits = history_of(&view, "edited");
     assert_eq!(edits.len(), 1, "{view}");
@@ -176,36 +183,66 @@ async fn an_uploaded_photo_is_used_by_an_edit() {
     let http = client();
     let id = rendered_name_tag(&server, &http).await;
 
-    let resp = upload(&server, &http, id, photo_fixture("orientation-6.jpg"), "image/jpeg").await;
+    let resp = upload(
+        &server,
+        &http,
+        id,
+        photo_fixture("orientation-6.jpg"),
+        "image/jpeg",
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let photo: Value = resp.json().await.unwrap();
     let key = photo["photo"].as_str().unwrap().to_string();
     let sha = photo["sha256"].as_str().unwrap();
     assert_eq!(key, format!("photos/{sha}.jpg"));
-    assert_eq!((photo["width"].clone(), photo["height"].clone()), (json!(240), json!(320)));
+    assert_eq!(
+        (photo["width"].clone(), photo["height"].clone()),
+        (json!(240), json!(320))
+    );
     assert!(server.files_root().join(&key).is_file());
 
     let resp = put_edit(&server, &http, id, 501, json!({"photos": {"photo": key}})).await;
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
     let edited: Value = resp.json().await.unwrap();
     assert_eq!(edited["changes"][0]["field"], "photo");
     assert_eq!(edited["changes"][0]["to"], key.as_str());
     assert_eq!(edited["personalization"]["photos"][0]["key"], key.as_str());
     let view = wait_for_jobs(&http, &server, id, &[edited["job"].as_i64().unwrap()]).await;
     let rec = record(&server, &http, &view["renders"][1]).await;
-    assert_eq!(rec["photos"]["photo"], sha, "rendered from the uploaded photo");
+    assert_eq!(
+        rec["photos"]["photo"], sha,
+        "rendered from the uploaded photo"
+    );
     assert_eq!(view["order"]["items"][0]["waiting_for_photos"], json!([]));
     let notes = history_of(&view, "note");
     assert!(
-        notes.iter().any(|n| n["payload"]["photo_uploaded"] == key.as_str()),
+        notes
+            .iter()
+            .any(|n| n["payload"]["photo_uploaded"] == key.as_str()),
         "the upload is in the history: {notes:?}"
     );
 
     // A key that was never uploaded to this order is refused.
     let stranger = format!("photos/{}.jpg", "0".repeat(64));
-    let resp = put_edit(&server, &http, id, 501, json!({"photos": {"photo": stranger}})).await;
-    let message = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_personalization").await;
-    assert!(message.contains("photo") && message.contains("not uploaded"), "{message}");
+    let resp = put_edit(
+        &server,
+        &http,
+        id,
+        501,
+        json!({"photos": {"photo": stranger}}),
+    )
+    .await;
+    let message = expect_error(
+        resp,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_personalization",
+    )
+    .await;
+    assert!(
+        message.contains("photo") && message.contains("not uploaded"),
+        "{message}"
+    );
 }
 
 /// Values that break the template's rules are refused with 422, naming the field and the
@@ -227,17 +264,47 @@ async fn invalid_values_are_refused_naming_the_field_and_the_rule() {
         .await
         .unwrap();
     let mug_id = imported["order_id"].as_i64().unwrap();
-    let mug_item = get_json(&http, &server.url(&format!("/api/v1/orders/{mug_id}"))).await
-        ["order"]["items"][0]["id"]
+    let mug = get_json(&http, &server.url(&format!("/api/v1/orders/{mug_id}"))).await;
+    let mug_item = mug["order"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["personalization"] != Value::Null)
+        .expect("the mug is personalized")["id"]
         .as_i64()
         .unwrap();
 
     let cases = [
-        (id, 501, json!({"values": {"name": "Rosa", "nickname": "R"}}), vec!["nickname", "unknown_field"]),
-        (id, 501, json!({"values": {"name": "A name far longer than the tag"}}), vec!["name", "too_long", "24"]),
-        (id, 501, json!({"values": {}}), vec!["name", "required_missing"]),
-        (id, 501, json!({"values": {"name": "Rosa", "photo": "x"}}), vec!["photo", "photo field"]),
-        (id, 501, json!({"photos": {"name": "photos/x.jpg"}}), vec!["name", "not a photo"]),
+        (
+            id,
+            501,
+            json!({"values": {"name": "Rosa", "nickname": "R"}}),
+            vec!["nickname", "unknown_field"],
+        ),
+        (
+            id,
+            501,
+            json!({"values": {"name": "A name far longer than the tag"}}),
+            vec!["name", "too_long", "24"],
+        ),
+        (
+            id,
+            501,
+            json!({"values": {}}),
+            vec!["name", "required_missing"],
+        ),
+        (
+            id,
+            501,
+            json!({"values": {"name": "Rosa", "photo": "x"}}),
+            vec!["photo", "photo field"],
+        ),
+        (
+            id,
+            501,
+            json!({"photos": {"name": "photos/x.jpg"}}),
+            vec!["name", "not a photo"],
+        ),
         (
             mug_id,
             mug_item,
@@ -247,8 +314,12 @@ async fn invalid_values_are_refused_naming_the_field_and_the_rule() {
     ];
     for (order, item, body, words) in cases {
         let resp = put_edit(&server, &http, order, item, body.clone()).await;
-        let message =
-            expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_personalization").await;
+        let message = expect_error(
+            resp,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_personalization",
+        )
+        .await;
         for word in words {
             assert!(message.contains(word), "{body}: {message:?} names {word:?}");
         }
@@ -258,7 +329,14 @@ async fn invalid_values_are_refused_naming_the_field_and_the_rule() {
         assert!(history_of(&view, "edited").is_empty(), "nothing was edited");
     }
     // An unknown template, and a body that is not an edit.
-    let resp = put_edit(&server, &http, id, 501, json!({"template_id": "nope", "values": {}})).await;
+    let resp = put_edit(
+        &server,
+        &http,
+        id,
+        501,
+        json!({"template_id": "nope", "values": {}}),
+    )
+    .await;
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "template").await;
     let resp = put_edit(&server, &http, id, 501, json!({"value": {"name": "x"}})).await;
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "bad_request").await;
@@ -299,11 +377,25 @@ async fn a_submitted_order_can_no_longer_be_edited() {
         message.contains("submitted") && message.contains("can no longer be edited"),
         "{message}"
     );
-    let resp = upload(&server, &http, id, photo_fixture("baseline.jpg"), "image/jpeg").await;
+    let resp = upload(
+        &server,
+        &http,
+        id,
+        photo_fixture("baseline.jpg"),
+        "image/jpeg",
+    )
+    .await;
     expect_error(resp, StatusCode::CONFLICT, "design_locked").await;
     let view = get_json(&http, &server.url(&format!("/api/v1/orders/{id}"))).await;
-    assert_eq!(view["order"]["items"][0]["personalization"]["values"]["name"], "Zoë 李");
-    assert_eq!(view["jobs"].as_array().unwrap().len(), 1, "no render queued");
+    assert_eq!(
+        view["order"]["items"][0]["personalization"]["values"]["name"],
+        "Zoë 李"
+    );
+    assert_eq!(
+        view["jobs"].as_array().unwrap().len(),
+        1,
+        "no render queued"
+    );
 
     change_stored_order(&server, id, |o| {
         o.submit_status = domain::SubmitStatus::Blank;
@@ -349,7 +441,10 @@ async fn an_outside_source_order_is_personalized_with_a_template() {
     .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let edited: Value = resp.json().await.unwrap();
-    assert_eq!(edited["changes"][0], json!({"field": "template", "from": null, "to": "name-tag"}));
+    assert_eq!(
+        edited["changes"][0],
+        json!({"field": "template", "from": null, "to": "name-tag"})
+    );
     let view = wait_for_jobs(&http, &server, id, &[edited["job"].as_i64().unwrap()]).await;
     let item = &view["order"]["items"][0];
     assert_eq!(item["personalization"]["template_id"], "name-tag");
@@ -392,11 +487,34 @@ async fn a_bad_upload_is_refused_and_nothing_is_stored() {
             assert!(message.contains(word), "{file}: {message:?} names {word:?}");
         }
     }
-    let resp = upload(&server, &http, id, photo_fixture("baseline.jpg"), "text/plain").await;
-    expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
-    let resp = upload(&server, &http, 999, photo_fixture("baseline.jpg"), "image/jpeg").await;
+    let resp = upload(
+        &server,
+        &http,
+        id,
+        photo_fixture("baseline.jpg"),
+        "text/plain",
+    )
+    .await;
+    expect_error(
+        resp,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let resp = upload(
+        &server,
+        &http,
+        999,
+        photo_fixture("baseline.jpg"),
+        "image/jpeg",
+    )
+    .await;
     expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
-    assert_eq!(server.app.files.list("photos").await.unwrap(), stored_before, "nothing stored");
+    assert_eq!(
+        server.app.files.list("photos").await.unwrap(),
+        stored_before,
+        "nothing stored"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,9 +551,12 @@ async fn a_preview_renders_unsaved_values_at_the_requested_width() {
             .send()
     };
 
-    let resp = preview(json!({"values": {"name": "Ann"}, "photos": {"photo": key}, "width": 600}), "")
-        .await
-        .unwrap();
+    let resp = preview(
+        json!({"values": {"name": "Ann"}, "photos": {"photo": key}, "width": 600}),
+        "",
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "image/jpeg");
     let counts: Value =
@@ -446,23 +567,35 @@ async fn a_preview_renders_unsaved_values_at_the_requested_width() {
     assert_eq!(jpeg_size(&jpeg), (600, 300), "the name tag is 2 x 1 in");
 
     // The default width, and values that break the rules: rendered, with the findings.
-    let resp = preview(json!({"values": {"name": "A name far longer than the tag", "nick": "x"}}), "?report=1")
-        .await
-        .unwrap();
+    let resp = preview(
+        json!({"values": {"name": "A name far longer than the tag", "nick": "x"}}),
+        "?report=1",
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let counts: Value =
         serde_json::from_str(resp.headers()["pressroom-preflight"].to_str().unwrap()).unwrap();
     assert!(counts["errors"].as_u64().unwrap() >= 1, "{counts}");
     let report: Value = resp.json().await.unwrap();
-    assert_eq!((report["width"].clone(), report["height"].clone()), (json!(1000), json!(500)));
+    assert_eq!(
+        (report["width"].clone(), report["height"].clone()),
+        (json!(1000), json!(500))
+    );
     let codes: Vec<&str> = report["preflight"]["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["code"].as_str().unwrap())
         .collect();
-    assert!(codes.contains(&"too_long") && codes.contains(&"unknown_field"), "{codes:?}");
-    assert!(report["image_base64"].as_str().unwrap().starts_with("/9j/"), "a JPEG in base64");
+    assert!(
+        codes.contains(&"too_long") && codes.contains(&"unknown_field"),
+        "{codes:?}"
+    );
+    assert!(
+        report["image_base64"].as_str().unwrap().starts_with("/9j/"),
+        "a JPEG in base64"
+    );
 
     // A photo key that names no stored photo is a finding, not a failure.
     let resp = preview(
@@ -472,9 +605,16 @@ async fn a_preview_renders_unsaved_values_at_the_requested_width() {
     .await
     .unwrap();
     let report: Value = resp.json().await.unwrap();
-    assert_eq!(report["preflight"]["findings"][0]["code"], "photo_not_found", "{report}");
+    assert_eq!(
+        report["preflight"]["findings"][0]["code"], "photo_not_found",
+        "{report}"
+    );
 
-    assert_eq!(testkit::files_below(&server.files_root()), files_before, "a preview stores nothing");
+    assert_eq!(
+        testkit::files_below(&server.files_root()),
+        files_before,
+        "a preview stores nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,12 +627,18 @@ async fn a_preview_of_a_missing_template_or_a_bad_request_is_refused() {
             .body(body)
             .send()
     };
-    let resp = post("/api/v1/templates/no-such-template/preview", "{}").await.unwrap();
+    let resp = post("/api/v1/templates/no-such-template/preview", "{}")
+        .await
+        .unwrap();
     let message = expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     assert!(message.contains("no-such-template"), "{message}");
-    let resp = post("/api/v1/templates/name-tag/preview", "{\"values\": ").await.unwrap();
+    let resp = post("/api/v1/templates/name-tag/preview", "{\"values\": ")
+        .await
+        .unwrap();
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "bad_request").await;
-    let resp = post("/api/v1/templates/name-tag/preview", "{\"width\": 5000}").await.unwrap();
+    let resp = post("/api/v1/templates/name-tag/preview", "{\"width\": 5000}")
+        .await
+        .unwrap();
     let message = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "bad_request").await;
     assert!(message.contains("5000"), "{message}");
 }
