@@ -51,11 +51,20 @@ pub async fn run(app: &Arc<App>, config: &Config, args: EditArgs) -> Result<Exit
     };
     if !args.set.is_empty() {
         let row = app.db.get_order(args.id).await?;
-        let mut values: BTreeMap<String, String> = row
+        let current = row
             .order
             .item(args.item)
-            .and_then(|i| i.personalization.as_ref())
-            .map(|p| p.values.clone())
+            .and_then(|i| i.personalization.as_ref());
+        // The values as they are, without the copies of photo URLs an import keeps among
+        // them (photos change with --photo).
+        let mut values: BTreeMap<String, String> = current
+            .map(|p| {
+                p.values
+                    .iter()
+                    .filter(|(k, _)| !p.client_images.iter().any(|c| &c.field == *k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         for arg in &args.set {
             let (field, value) = pair("set", arg)?;
