@@ -312,8 +312,13 @@ pub struct Personalization {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Photo {
     pub field: String,
+    /// Where it came from: the customer's URL, or `upload:<key>` for a merchant's upload.
     pub source_url: String,
     pub sha256: Option<String>,
+    /// The stored copy (`photos/<sha256>.<ext>`), what an edit or a preview names the photo
+    /// by; absent while the photo is being fetched.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// Where the order stands with the print provider.
@@ -398,6 +403,93 @@ pub struct HistoryEntry {
     pub kind: String,
     pub message: String,
     pub payload: Option<serde_json::Value>,
+}
+
+/// `POST /api/v1/orders/{id}/photos` (the image's bytes as the body) → 201: the photo,
+/// checked and stored, for an edit of that order to name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoUploaded {
+    /// `photos/<sha256>.<ext>`.
+    pub photo: String,
+    pub sha256: String,
+    /// Pixels, after the photo's EXIF orientation.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// `PUT /api/v1/orders/{id}/items/{item}/personalization` body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalizationEdit {
+    /// Required when the item has no personalization yet (an Amazon or Others order); may
+    /// change it otherwise.
+    #[serde(default)]
+    pub template_id: Option<String>,
+    /// The item's values, the full set (fields not given are cleared); absent: unchanged.
+    #[serde(default)]
+    pub values: Option<BTreeMap<String, String>>,
+    /// Photo field → a photo key uploaded to this order or already on it; `null` removes the
+    /// field's photo; fields not named keep theirs.
+    #[serde(default)]
+    pub photos: BTreeMap<String, Option<String>>,
+}
+
+/// `PUT /api/v1/orders/{id}/items/{item}/personalization` → 200.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalizationEdited {
+    pub order_id: i64,
+    pub item_id: i64,
+    /// False when the edit changed nothing: nothing was written and no render queued.
+    pub changed: bool,
+    /// What changed (also in the order's history, as an `edited` event).
+    pub changes: Vec<FieldChange>,
+    /// The render job of the new version; absent when unchanged, or while another photo of
+    /// the item is still being fetched (that job renders it).
+    pub job: Option<i64>,
+    pub personalization: Personalization,
+}
+
+/// One field an edit changed: `template`, a value, or a photo (by key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// `POST /api/v1/templates/{id}/preview` body: unsaved values. Answered with the preview as
+/// `image/jpeg` and a `Pressroom-Preflight` header ([`PreflightCounts`]), or with `?report=1`
+/// as a [`PreviewReport`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    /// Photo field → a stored photo's key.
+    #[serde(default)]
+    pub photos: BTreeMap<String, String>,
+    /// Pixels, 64 to 2000; default 1000.
+    #[serde(default)]
+    pub width: Option<u32>,
+}
+
+/// The `Pressroom-Preflight` header of a preview, as compact JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightCounts {
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// `POST /api/v1/templates/{id}/preview?report=1` → 200: the preview and all findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewReport {
+    pub width: u32,
+    pub height: u32,
+    /// `{"findings": [{severity, code, field?, layer?, message, details?}]}`, as in a render's
+    /// report.
+    pub preflight: serde_json::Value,
+    /// The JPEG, base64 (standard alphabet, padded).
+    pub image_base64: String,
 }
 
 /// `GET /readyz`: "ok" or what failed, per dependency.

@@ -60,6 +60,9 @@ pub enum AppError {
     /// An attempt to deliver an outbound webhook failed (it is tried again).
     #[error("webhook delivery: {0}")]
     WebhookDelivery(String),
+    /// An edit of a personalization, or a photo upload, that cannot be done as asked.
+    #[error("{0}")]
+    Edit(#[from] crate::edit::EditError),
 }
 
 impl AppError {
@@ -88,6 +91,7 @@ impl AppError {
             AppError::BadSignature => "bad_signature",
             AppError::Webhook(_) => "webhook",
             AppError::WebhookDelivery(_) => "webhook_delivery",
+            AppError::Edit(e) => e.code(),
         }
     }
 
@@ -111,6 +115,7 @@ impl AppError {
             AppError::Render(e) if e.is_input_error() => 422,
             AppError::StoreApi(_) | AppError::ProviderApi(_) => 502,
             AppError::BadSignature => 401,
+            AppError::Edit(e) => e.http_status(),
             AppError::Storage(e) if e.is_retryable() => 503,
             _ => 500,
         }

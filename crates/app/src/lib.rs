@@ -4,6 +4,7 @@
 //! The clock enters here as a [`Clock`] so tests can set it; the domain only ever sees `now`.
 #![forbid(unsafe_code)]
 
+pub mod edit;
 pub mod error;
 pub mod fetch;
 pub mod housekeeping;
@@ -135,6 +136,8 @@ pub struct App {
     pub(crate) store_cache: stores::StoreCache,
     /// Provider request bounds, per account.
     pub(crate) providers: providers::ProviderCache,
+    /// Photos the editor's live preview used lately.
+    pub(crate) preview_photos: edit::PhotoCache,
 }
 
 impl App {
@@ -174,6 +177,7 @@ impl App {
             intake: Default::default(),
             store_cache: Default::default(),
             providers: Default::default(),
+            preview_photos: Default::default(),
         })
     }
 

@@ -951,6 +951,14 @@ impl App {
                     // A draft whose confirmation was lost: sending again finds the draft and
                     // confirms it (the adapter never creates a second order).
                     tracing::info!(order_id, %external_id, "found as an unconfirmed draft: confirming");
+                    self.note_attempt(
+                        order_id,
+                        &format!(
+                            "{external_id} found at {} as an unconfirmed draft; confirming it",
+                            account.id
+                        ),
+                    )
+                    .await?;
                 }
                 Ok(Some(remote)) => {
                     let accepted = Accepted {

@@ -5,6 +5,8 @@
 //! addresses, totals, items), Pressroom owns what it decided (order type, submission,
 //! countdown, notes, rendered photos). An update older than what is stored changes nothing.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -196,6 +198,19 @@ pub struct StoreFlags {
     pub changed_after_submission: bool,
     /// The store deleted (trashed) the order.
     pub deleted_in_store: bool,
+    /// Items whose personalization the merchant edited in Pressroom, by line item id, with
+    /// what the store had sent for each before the first edit. While the store keeps sending
+    /// that, its updates leave the merchant's edit in place.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub edited_items: BTreeMap<i64, EditedItem>,
+}
+
+/// An item edited in Pressroom: the store's own personalization of it (none for an item that
+/// came without one, like an Amazon order's).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EditedItem {
+    pub store: Option<Personalization>,
 }
 
 /// What an update from the store did.
@@ -314,7 +329,9 @@ impl Order {
     ///   Pressroom's stays.
     /// - Addresses, totals, payment, shipping lines and items are the store's; order type,
     ///   submission, countdown, flags and Pressroom's notes are kept; fetched photos are kept
-    ///   where their URL did not change.
+    ///   where their URL did not change; a personalization the merchant edited is kept while
+    ///   the store sends the same personalization it sent before the edit (when the store's
+    ///   changes, the store's is taken and re-rendered).
     /// - Items whose personalization is new or changed are re-rendered, unless the order was
     ///   submitted: then they are listed in `changed_after_submission` and the order is
     ///   flagged.
@@ -376,8 +393,18 @@ impl Order {
 
         let locked = self.submit_status.design_locked();
         let mut items_changed = self.items.len() != incoming.items.len();
+        let mut edits_replaced = vec![];
         for new in &mut incoming.items {
             let old = self.items.iter().find(|o| o.id == new.id);
+            if let (Some(old), Some(edited)) = (old, self.flags.edited_items.get(&new.id)) {
+                if same_personalization(&edited.store, &new.personalization) {
+                    // The store still sends what the merchant edited: the edit stands.
+                    new.personalization.clone_from(&old.personalization);
+                } else {
+                    // The store's personalization changed since the edit: the newer one wins.
+                    edits_replaced.push(new.id);
+                }
+            }
             if let Some(old) = old {
                 carry_photos(old, new);
                 if old != new {
@@ -396,6 +423,9 @@ impl Order {
                     changes.rerender.push(new.id);
                 }
             }
+        }
+        for id in edits_replaced {
+            self.flags.edited_items.remove(&id);
         }
         if items_changed {
             self.items = incoming.items;

@@ -29,7 +29,7 @@ pub enum SubmitStatus {
         at: DateTime<Utc>,
         /// Our id the provider knows the order by (absent for orders submitted before
         /// providers were integrated).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         external_id: Option<String>,
     },
     /// The provider refused it (or it never left): safe to fix and submit again.

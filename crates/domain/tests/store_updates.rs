@@ -216,6 +216,44 @@ fn a_personalization_changed_after_submission_flags_the_order() {
     assert!(stored.flags.changed_after_submission);
 }
 
+/// A personalization the merchant edited in Pressroom stays while the store keeps sending
+/// what it sent before the edit (any update: a status change, an address); when the store's
+/// own personalization changes, the store's newer one is taken and re-rendered.
+#[test]
+fn a_merchants_edit_survives_store_updates_until_the_store_changes_the_item() {
+    let mut stored = in_app_order();
+    let store_version = stored.items[1].personalization.clone();
+    pet_name(&mut stored, "Edited in Pressroom");
+    stored.flags.edited_items.insert(
+        stored.items[1].id,
+        EditedItem {
+            store: store_version,
+        },
+    );
+    let edited = stored.items[1].personalization.clone();
+
+    let incoming = from_store(|o| o.shipping.city = "Oakland".into());
+    let StoreUpdate::Changed(c) = stored.apply_store_update(incoming, false, t(2)) else {
+        panic!("changed")
+    };
+    assert!(c.rerender.is_empty(), "{c:?}");
+    assert_eq!(stored.items[1].personalization, edited, "the edit stands");
+    assert!(stored.flags.edited_items.contains_key(&stored.items[1].id));
+
+    let mut incoming = from_store(|o| pet_name(o, "Rex"));
+    incoming.modified_at = Some(t(3));
+    let StoreUpdate::Changed(c) = stored.apply_store_update(incoming, false, t(4)) else {
+        panic!("changed")
+    };
+    assert_eq!(c.rerender, [stored.items[1].id]);
+    let p = stored.items[1].personalization.as_ref().unwrap();
+    assert_eq!(
+        p.values["pet_name"], "Rex",
+        "the store's newer personalization"
+    );
+    assert!(stored.flags.edited_items.is_empty());
+}
+
 #[test]
 fn order_type_rules() {
     let amazon_pay = OrderTypeRule {

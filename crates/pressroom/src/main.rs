@@ -1,11 +1,14 @@
 //! `pressroom`: one binary, several roles: `serve` (HTTP + a worker), `worker` (render-farm
-//! worker), `migrate`, `order` (add / render / show), `store` (connect WooCommerce stores),
-//! `import` (pull a store's orders), `webhook` (outbound webhooks), `config`, `secrets-key`,
-//! and `render` (one print file from a template folder, no database).
+//! worker), `migrate`, `order` (add / render / show / edit / submit / hold / unhold / cancel /
+//! ship / accept-preflight / test), `store` (connect WooCommerce stores), `provider`
+//! (fulfillment provider accounts), `import` (pull a store's orders), `webhook` (outbound
+//! webhooks), `config`, `secrets-key`, and `render` (one print file from a template folder,
+//! no database).
 #![forbid(unsafe_code)]
 
 mod config;
 mod coordinator_cmd;
+mod edit_cmd;
 mod render_cmd;
 mod roles;
 mod store_cmd;
@@ -40,7 +43,7 @@ enum Command {
     Worker(roles::WorkerArgs),
     /// Bring the database schema up to date (also done on every start).
     Migrate,
-    /// Orders: import one, re-render one, show one.
+    /// Orders: import one, re-render one, show one, edit one's personalization.
     #[command(subcommand)]
     Order(roles::OrderCommand),
     /// Connected WooCommerce stores: add, list, show, test, remove.

@@ -70,6 +70,9 @@ pub enum OrderCommand {
     Show { id: i64 },
     #[command(flatten)]
     Act(crate::coordinator_cmd::OrderAct),
+    /// Change an item's personalization before submission (values, photos, template) and
+    /// queue its new render version.
+    Edit(crate::edit_cmd::EditArgs),
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -347,12 +350,13 @@ pub fn order(config: Config, cmd: OrderCommand) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             OrderCommand::Act(cmd) => crate::coordinator_cmd::order_act(&app, cmd).await,
+            OrderCommand::Edit(args) => crate::edit_cmd::run(&app, &config, args).await,
         }
     })
 }
 
 /// One line per render version, with where its files are.
-async fn print_renders(app: &App, config: &Config, order_id: i64) -> Result<()> {
+pub(crate) async fn print_renders(app: &App, config: &Config, order_id: i64) -> Result<()> {
     let local_root = match config.files_config()? {
         storage::FilesConfig::Local { root } => Some(root),
         storage::FilesConfig::S3(_) => None,
@@ -428,7 +432,7 @@ async fn run_until_order_done(app: &Arc<App>, config: &Config, order_id: i64) ->
 }
 
 /// Run a worker in this process until the given jobs are finished.
-async fn run_until_done(app: &Arc<App>, config: &Config, jobs: &[i64]) -> Result<()> {
+pub(crate) async fn run_until_done(app: &Arc<App>, config: &Config, jobs: &[i64]) -> Result<()> {
     let stop = CancellationToken::new();
     let opts = worker_options(config, Some(format!("cli-{}", std::process::id())), None);
     let worker = tokio::spawn(Worker::new(app.clone(), opts).run(stop.clone()));

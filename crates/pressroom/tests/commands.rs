@@ -333,3 +333,80 @@ fn a_worker_refuses_unknown_job_kinds_and_names_the_known_ones() {
         "{err}"
     );
 }
+
+/// `order edit` changes an item's values and photo (a local file, checked and stored like an
+/// upload), renders the new version, and refuses values the template does not take.
+#[test]
+fn order_edit_changes_values_and_photo_and_renders_a_new_version() {
+    let (_dir, config) = setup();
+    let order = testkit::repo_root().join("fixtures/orders/name-tag.json");
+    let out = run(pressroom(&config, &["order", "add", "--wait"]).arg(&order));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let photo = testkit::repo_root().join("fixtures/photos/rgb8.png");
+    let out = run(pressroom(
+        &config,
+        &[
+            "order",
+            "edit",
+            "1",
+            "--item",
+            "501",
+            "--set",
+            "name=Rosa",
+            "--wait",
+        ],
+    )
+    .arg("--photo")
+    .arg(format!("photo={}", photo.display())));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("\"changed\": true"), "{stdout}");
+    assert!(stdout.contains("version 2"), "{stdout}");
+
+    let show = run(&mut pressroom(&config, &["order", "show", "1"]));
+    let view: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let p = &view["order"]["items"][0]["personalization"];
+    assert_eq!(p["values"]["name"], "Rosa");
+    assert!(
+        p["photos"][0]["key"].as_str().unwrap().ends_with(".png"),
+        "{p}"
+    );
+    let edit = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "edited")
+        .unwrap_or_else(|| panic!("an edited event: {view}"));
+    assert_eq!(edit["actor"], "merchant:cli");
+    let fields: Vec<&str> = edit["payload"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "photo"]);
+
+    // The same again changes nothing; a value the template refuses is an error naming it.
+    let same = run(&mut pressroom(
+        &config,
+        &["order", "edit", "1", "--item", "501", "--set", "name=Rosa"],
+    ));
+    assert!(same.status.success(), "{}", text(&same.stderr));
+    assert!(text(&same.stderr).contains("nothing changed"));
+    let long = run(&mut pressroom(
+        &config,
+        &[
+            "order",
+            "edit",
+            "1",
+            "--item",
+            "501",
+            "--set",
+            "name=A name far longer than the tag",
+        ],
+    ));
+    assert_eq!(long.status.code(), Some(2));
+    let err = text(&long.stderr);
+    assert!(err.contains("name") && err.contains("too_long"), "{err}");
+}

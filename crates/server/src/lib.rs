@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod coordinator;
+mod edit;
 mod error;
 mod handlers;
 mod health;
@@ -22,9 +23,10 @@ use std::sync::Arc;
 use app::App;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tokio_util::sync::CancellationToken;
 
+pub use edit::{DEFAULT_PREVIEW_WIDTH, PREFLIGHT_HEADER};
 pub use error::ApiError;
 pub use health::PROBE_TIMEOUT;
 pub use views::order_view;
@@ -115,6 +117,12 @@ pub fn router(app: Arc<App>) -> Router {
             get(outbound::list_deliveries),
         )
         .route("/api/v1/webhooks/{id}/test", post(outbound::test_webhook))
+        .route("/api/v1/orders/{id}/photos", post(edit::upload_photo))
+        .route(
+            "/api/v1/orders/{id}/items/{item}/personalization",
+            put(edit::edit_personalization),
+        )
+        .route("/api/v1/templates/{id}/preview", post(edit::preview))
         .fallback(error::no_route)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

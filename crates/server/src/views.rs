@@ -239,21 +239,26 @@ fn line_item(i: domain::LineItem) -> api::LineItem {
                 value: a.value,
             })
             .collect(),
-        personalization: i.personalization.map(|p| api::Personalization {
-            template_id: p.template_id,
-            values: p.values,
-            photos: p
-                .client_images
-                .into_iter()
-                .map(|c| api::Photo {
-                    field: c.field,
-                    source_url: c.source_url,
-                    sha256: c.sha256,
-                })
-                .collect(),
-        }),
+        personalization: i.personalization.map(personalization),
         not_rendered,
         waiting_for_photos,
+    }
+}
+
+pub(crate) fn personalization(p: domain::Personalization) -> api::Personalization {
+    api::Personalization {
+        template_id: p.template_id,
+        values: p.values,
+        photos: p
+            .client_images
+            .into_iter()
+            .map(|c| api::Photo {
+                field: c.field,
+                source_url: c.source_url,
+                sha256: c.sha256,
+                key: c.object_key,
+            })
+            .collect(),
     }
 }
 
