@@ -367,6 +367,7 @@ async fn a_submitted_order_can_no_longer_be_edited() {
             provider: "sandbox".into(),
             provider_order_id: Some("P-1".into()),
             at: chrono::Utc::now(),
+            external_id: None,
         }
     })
     .await;
