@@ -718,7 +718,12 @@ async fn the_workers_periodic_reconcile_polls_every_connected_store() {
         (server.app.db.list_orders(10, 0).await.unwrap().len() == 4).then_some(())
     })
     .await;
-    let summary = server.app.store_summary(STORE).await.unwrap();
+    // The poll records itself after the orders it merged.
+    let summary = eventually("the poll recorded", Duration::from_secs(30), || async {
+        let summary = server.app.store_summary(STORE).await.unwrap();
+        summary.last_reconcile_at.is_some().then_some(summary)
+    })
+    .await;
     assert!(summary.last_reconcile_at.is_some());
     assert!(
         sim.requests_to("GET", "/wc/v3/orders")
