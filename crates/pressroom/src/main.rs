@@ -9,6 +9,7 @@
 mod config;
 mod coordinator_cmd;
 mod edit_cmd;
+mod order_cmd;
 mod render_cmd;
 mod roles;
 mod store_cmd;
@@ -45,7 +46,7 @@ enum Command {
     Migrate,
     /// Orders: import one, re-render one, show one, edit one's personalization.
     #[command(subcommand)]
-    Order(roles::OrderCommand),
+    Order(order_cmd::OrderCommand),
     /// Connected WooCommerce stores: add, list, show, test, remove.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
@@ -95,7 +96,7 @@ fn main() -> ExitCode {
                 Command::Migrate => roles::migrate(&config),
                 Command::Serve(args) => roles::serve(config, args),
                 Command::Worker(args) => roles::worker(config, args),
-                Command::Order(cmd) => roles::order(config, cmd),
+                Command::Order(cmd) => order_cmd::order(config, cmd),
                 Command::Store(cmd) => store_cmd::store(config, cmd),
                 Command::Provider(cmd) => coordinator_cmd::provider(config, cmd),
                 Command::Import(args) => store_cmd::import(config, args),
