@@ -130,7 +130,8 @@ impl App {
         Ok(message)
     }
 
-    async fn history_note(
+    /// One history event by Pressroom itself, in its own transaction.
+    pub(crate) async fn history_note(
         &self,
         order_id: i64,
         kind: EventKind,

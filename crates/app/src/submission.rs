@@ -565,25 +565,11 @@ impl App {
     ) -> Result<SubmitStatus, AppError> {
         let row = self.db.get_order(order_id).await?;
         let (provider, external_id) = match &row.order.submit_status {
-            SubmitStatus::Review { .. } => {
-                // The provider and id of the claim that went to review are in the history.
-                let history = self.db.history(order_id).await?;
-                let claim = history
-                    .iter()
-                    .rev()
-                    .find(|e| {
-                        e.kind == EventKind::SubmissionAttempt
-                            && e.payload
-                                .as_ref()
-                                .is_some_and(|p| p["external_id"].is_string())
-                    })
-                    .and_then(|e| e.payload.clone())
-                    .unwrap_or_default();
-                (
-                    claim["provider"].as_str().unwrap_or_default().to_owned(),
-                    claim["external_id"].as_str().map(str::to_owned),
-                )
-            }
+            SubmitStatus::Review {
+                provider,
+                external_id,
+                ..
+            } => (provider.clone().unwrap_or_default(), external_id.clone()),
             other => {
                 return Err(AppError::Invalid(format!(
                     "order {} is not in review (it is {})",
@@ -722,7 +708,7 @@ impl App {
         &self,
         order_id: i64,
         external_id: &str,
-        to: impl Fn(DateTime<Utc>) -> SubmitStatus,
+        to: impl Fn(&SubmitStatus, DateTime<Utc>) -> SubmitStatus,
         record: Settled,
     ) -> Result<bool, AppError> {
         let Settled {
@@ -738,7 +724,7 @@ impl App {
                 if !mine {
                     return None;
                 }
-                order.submit_status = to(now);
+                order.submit_status = to(&order.submit_status, now);
                 Some(())
             })
             .await?;
@@ -768,9 +754,7 @@ impl App {
             self.emit(&mut w.tx, kind, order_id, payload.clone(), w.now)
                 .await?;
         }
-        if let SubmitStatus::Submitted { provider, .. } = to(w.now)
-            && provider == SANDBOX
-        {
+        if event == EventKind::Submitted && w.row.order.submit_status.provider() == Some(SANDBOX) {
             crate::shipments::schedule_sandbox(self, &mut w.tx, order_id, w.now).await?;
         }
         w.tx.commit().await?;
@@ -790,7 +774,7 @@ impl App {
         self.settle(
             order_id,
             external_id,
-            |now| SubmitStatus::Submitted {
+            |_, now| SubmitStatus::Submitted {
                 provider: provider.clone(),
                 provider_order_id: Some(provider_order_id.clone()),
                 at: now,
@@ -824,11 +808,14 @@ impl App {
         self.settle(
             order_id,
             external_id,
-            move |now| {
+            move |claimed, now| {
                 if review {
+                    // The review keeps what was claimed, so a person can settle it.
                     SubmitStatus::Review {
                         reason: r.clone(),
                         at: now,
+                        provider: claimed.provider().map(str::to_owned),
+                        external_id: claimed.external_id().map(str::to_owned),
                     }
                 } else {
                     SubmitStatus::Failed {
@@ -1106,23 +1093,8 @@ impl App {
     }
 
     async fn note_attempt(&self, order_id: i64, message: &str) -> Result<(), AppError> {
-        let now = self.now();
-        let mut tx = self.db.begin().await?;
-        self.db
-            .append_history(
-                &mut tx,
-                order_id,
-                &HistoryEvent {
-                    at: now,
-                    actor: Actor::System,
-                    kind: EventKind::SubmissionAttempt,
-                    message: message.to_owned(),
-                    payload: None,
-                },
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.history_note(order_id, EventKind::SubmissionAttempt, message)
+            .await
     }
 }
 

@@ -36,7 +36,15 @@ pub enum SubmitStatus {
     Failed { reason: String, at: DateTime<Utc> },
     /// The outcome is unknown (timeout, ambiguous answer): a person must look before anything
     /// else happens, because the provider may already be printing it.
-    Review { reason: String, at: DateTime<Utc> },
+    Review {
+        reason: String,
+        at: DateTime<Utc>,
+        /// The provider and our id of the claim whose outcome is unknown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_id: Option<String>,
+    },
 }
 
 impl SubmitStatus {
@@ -62,11 +70,12 @@ impl SubmitStatus {
         )
     }
 
-    /// The provider this order was claimed for or handed to.
+    /// The provider this order was claimed for or handed to (or whose answer is in review).
     pub fn provider(&self) -> Option<&str> {
         match self {
             SubmitStatus::Submitting { provider, .. }
             | SubmitStatus::Submitted { provider, .. } => Some(provider),
+            SubmitStatus::Review { provider, .. } => provider.as_deref(),
             _ => None,
         }
     }
@@ -75,7 +84,8 @@ impl SubmitStatus {
     pub fn external_id(&self) -> Option<&str> {
         match self {
             SubmitStatus::Submitting { external_id, .. } => Some(external_id),
-            SubmitStatus::Submitted { external_id, .. } => external_id.as_deref(),
+            SubmitStatus::Submitted { external_id, .. }
+            | SubmitStatus::Review { external_id, .. } => external_id.as_deref(),
             _ => None,
         }
     }

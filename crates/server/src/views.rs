@@ -311,7 +311,13 @@ fn submit_status(s: &SubmitStatus) -> api::SubmitStatus {
             out.reason = Some(reason.clone());
             out.at = Some(*at);
         }
-        SubmitStatus::Review { reason, at } => {
+        SubmitStatus::Review {
+            reason,
+            at,
+            provider,
+            ..
+        } => {
+            out.provider = provider.clone();
             out.state = "review".into();
             out.reason = Some(reason.clone());
             out.at = Some(*at);

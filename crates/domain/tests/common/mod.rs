@@ -138,5 +138,7 @@ pub fn review() -> SubmitStatus {
     SubmitStatus::Review {
         reason: "timeout".into(),
         at: t(1),
+        provider: None,
+        external_id: None,
     }
 }
