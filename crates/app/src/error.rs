@@ -63,6 +63,9 @@ pub enum AppError {
     /// An edit of a personalization, or a photo upload, that cannot be done as asked.
     #[error("{0}")]
     Edit(#[from] crate::edit::EditError),
+    /// Who may do what: a failed or throttled login, a missing session, a refused action.
+    #[error("{0}")]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 impl AppError {
@@ -92,6 +95,7 @@ impl AppError {
             AppError::Webhook(_) => "webhook",
             AppError::WebhookDelivery(_) => "webhook_delivery",
             AppError::Edit(e) => e.code(),
+            AppError::Auth(e) => e.code(),
         }
     }
 
@@ -116,6 +120,7 @@ impl AppError {
             AppError::StoreApi(_) | AppError::ProviderApi(_) => 502,
             AppError::BadSignature => 401,
             AppError::Edit(e) => e.http_status(),
+            AppError::Auth(e) => e.http_status(),
             AppError::Storage(e) if e.is_retryable() => 503,
             _ => 500,
         }

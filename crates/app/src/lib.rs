@@ -4,6 +4,7 @@
 //! The clock enters here as a [`Clock`] so tests can set it; the domain only ever sees `now`.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod edit;
 pub mod error;
 pub mod fetch;
@@ -79,6 +80,8 @@ pub struct AppSettings {
     /// This server's address as providers reach it (`server.public_url`): per-order
     /// shipment notification URLs are built on it.
     pub public_url: String,
+    /// Sessions and the login throttle.
+    pub auth: auth::AuthSettings,
 }
 
 impl AppSettings {
@@ -105,6 +108,7 @@ impl Default for AppSettings {
             mapping: domain::ItemMapping::default(),
             submission: submission::SubmissionSettings::default(),
             public_url: String::new(),
+            auth: auth::AuthSettings::default(),
         }
     }
 }

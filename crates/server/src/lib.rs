@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 mod coordinator;
 mod edit;
 mod error;
@@ -29,18 +30,38 @@ use tokio_util::sync::CancellationToken;
 pub use edit::{DEFAULT_PREVIEW_WIDTH, PREFLIGHT_HEADER};
 pub use error::ApiError;
 pub use health::PROBE_TIMEOUT;
-pub use views::order_view;
+pub use views::{order_summary, order_view};
 pub use webhooks::MAX_WEBHOOK_BYTES;
 
 /// The largest request body (an order) the API accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// The whole API.
+/// The whole API. Everything under `/api/v1` needs a caller ([`auth`]); health, metrics,
+/// signed file links and the stores' and providers' webhooks (which carry their own
+/// signatures) do not.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let open = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/files/{*key}", get(handlers::signed_file))
+        .route(
+            "/webhooks/woocommerce/{store}",
+            post(webhooks::woocommerce).layer(DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES)),
+        )
+        .route(
+            "/webhooks/providers/{account}",
+            post(coordinator::provider_webhook).layer(DefaultBodyLimit::max(
+                coordinator::MAX_PROVIDER_WEBHOOK_BYTES,
+            )),
+        )
+        .route(
+            "/webhooks/providers/{account}/{token}",
+            post(coordinator::provider_webhook_token).layer(DefaultBodyLimit::max(
+                coordinator::MAX_PROVIDER_WEBHOOK_BYTES,
+            )),
+        );
+    let api = Router::new()
         .route(
             "/api/v1/orders",
             post(handlers::add_order).get(handlers::list_orders),
@@ -48,11 +69,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/orders/{id}", get(handlers::get_order))
         .route("/api/v1/orders/{id}/render", post(handlers::render_order))
         .route("/api/v1/renders/{id}/{file}", get(handlers::download))
-        .route("/files/{*key}", get(handlers::signed_file))
-        .route(
-            "/webhooks/woocommerce/{store}",
-            post(webhooks::woocommerce).layer(DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES)),
-        )
         .route(
             "/api/v1/stores",
             get(stores::list_stores).post(stores::put_store),
@@ -93,18 +109,6 @@ pub fn router(app: Arc<App>) -> Router {
             get(coordinator::get_provider).delete(coordinator::delete_provider),
         )
         .route(
-            "/webhooks/providers/{account}",
-            post(coordinator::provider_webhook).layer(DefaultBodyLimit::max(
-                coordinator::MAX_PROVIDER_WEBHOOK_BYTES,
-            )),
-        )
-        .route(
-            "/webhooks/providers/{account}/{token}",
-            post(coordinator::provider_webhook_token).layer(DefaultBodyLimit::max(
-                coordinator::MAX_PROVIDER_WEBHOOK_BYTES,
-            )),
-        )
-        .route(
             "/api/v1/webhooks",
             get(outbound::list_webhooks).post(outbound::add_webhook),
         )
@@ -123,6 +127,11 @@ pub fn router(app: Arc<App>) -> Router {
             put(edit::edit_personalization),
         )
         .route("/api/v1/templates/{id}/preview", post(edit::preview))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::require_caller,
+        ));
+    open.merge(api)
         .fallback(error::no_route)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -146,7 +155,7 @@ pub async fn run(
     app: Arc<App>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    serve(listener, router(app), shutdown).await
+    serve_router(listener, router(app), shutdown).await
 }
 
 /// Serve [`metrics_router`] until `shutdown` is cancelled.
@@ -155,15 +164,21 @@ pub async fn run_metrics(
     app: Arc<App>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    serve(listener, metrics_router(app), shutdown).await
+    serve_router(listener, metrics_router(app), shutdown).await
 }
 
-async fn serve(
+/// Serve any router (the API merged with the web UI, say) until `shutdown` is cancelled, with
+/// the peer's address available to handlers.
+pub async fn serve_router(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    // The peer's address reaches handlers (the login throttle counts per address).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }

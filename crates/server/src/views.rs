@@ -106,7 +106,7 @@ pub async fn order_view(app: &App, id: i64) -> Result<api::OrderView, AppError> 
 }
 
 /// One row of the order list.
-pub(crate) fn order_summary(row: &storage::OrderRow) -> api::OrderSummary {
+pub fn order_summary(row: &storage::OrderRow) -> api::OrderSummary {
     let o = &row.order;
     api::OrderSummary {
         id: row.id,

@@ -4,6 +4,7 @@
 //! Everything here is I/O at the edge: the rules live in `domain`, the callers pass `now`.
 #![forbid(unsafe_code)]
 
+pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod files;
@@ -12,7 +13,9 @@ pub mod providers;
 pub mod queue;
 pub mod repo;
 pub mod stores;
+pub mod users;
 
+pub use dashboard::{OrderListPage, OrderQuery, OrderSort};
 pub use db::{Db, DbOptions, Dialect, Tx};
 pub use error::StorageError;
 pub use files::{Files, FilesConfig, StoredObject, UrlMode};
@@ -23,6 +26,7 @@ pub use outbound::{
 pub use providers::{ProviderAccountRow, ProviderWebhookRow};
 pub use queue::{ClaimedJob, Enqueued, FailOutcome, JobRow, JobState, NewJob, QueueCounts};
 pub use repo::{NewRender, OrderRow, RenderRow, TemplateRow};
+pub use users::{SessionRow, TokenRow, UserRow};
 pub use stores::{
     DeliveryRow, ImportProgress, ImportRow, NewDelivery, NewOutbox, OutboxRow, StoreRow,
 };

@@ -73,7 +73,7 @@ fn order_found(row: Option<AnyRow>, id: i64) -> Result<OrderRow, StorageError> {
     order_from_row(&row)
 }
 
-fn order_from_row(row: &AnyRow) -> Result<OrderRow, StorageError> {
+pub(crate) fn order_from_row(row: &AnyRow) -> Result<OrderRow, StorageError> {
     let id: i64 = row.try_get("id")?;
     let data: String = row.try_get("data")?;
     let order = serde_json::from_str(&data).map_err(|e| StorageError::Corrupt {
@@ -93,6 +93,11 @@ fn order_from_row(row: &AnyRow) -> Result<OrderRow, StorageError> {
 
 fn order_json(order: &Order) -> String {
     serde_json::to_string(order).expect("domain orders always serialize")
+}
+
+/// What the dashboard's search matches a customer on: name and email, lowercased.
+pub fn customer_search(order: &Order) -> String {
+    format!("{} {}", order.customer.name, order.customer.email).to_lowercase()
 }
 
 fn submit_at(order: &Order) -> Option<i64> {
@@ -124,8 +129,8 @@ impl Db {
         }
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO orders (store_id, store_order_id, number, status, status_kind, order_type, \
-             submit_status, submit_at, data, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+             submit_status, submit_at, data, created_at, updated_at, customer_search) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
         )
         .bind(store_id)
         .bind(order.store_order_id)
@@ -137,6 +142,7 @@ impl Db {
         .bind(submit_at(order))
         .bind(order_json(order))
         .bind(millis(now))
+        .bind(customer_search(order))
         .fetch_one(&mut *tx.tx)
         .await?;
         Ok(id)
@@ -203,7 +209,7 @@ impl Db {
         let row: Option<(i64,)> = sqlx::query_as(
             "UPDATE orders SET number = $1, status = $2, status_kind = $3, order_type = $4, \
              submit_status = $5, submit_at = $6, data = $7, updated_at = $8, \
-             row_version = row_version + 1 \
+             customer_search = $11, row_version = row_version + 1 \
              WHERE id = $9 AND row_version = $10 RETURNING row_version",
         )
         .bind(&order.number)
@@ -216,6 +222,7 @@ impl Db {
         .bind(millis(now))
         .bind(id)
         .bind(expected_version)
+        .bind(customer_search(order))
         .fetch_optional(&mut *tx.tx)
         .await?;
         row.map(|(v,)| v).ok_or_else(|| StorageError::Conflict {
