@@ -50,7 +50,12 @@ impl Fields {
             .0
             .iter()
             .filter(|(k, _)| k == name)
-            .flat_map(|(_, v)| v.split(',').map(str::trim).map(str::to_owned).collect::<Vec<_>>())
+            .flat_map(|(_, v)| {
+                v.split(',')
+                    .map(str::trim)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
             .filter_map(|v| v.parse().ok())
             .collect();
         let mut seen = std::collections::HashSet::new();
@@ -118,6 +123,9 @@ mod tests {
         assert_eq!(f.all("status"), vec!["on-hold".to_string()]);
         assert_eq!(f.get("missing"), "");
         assert_eq!(f.with("page", Some("2")).get("page"), "2");
-        assert_eq!(f.without("status", "on-hold").all("status"), Vec::<String>::new());
+        assert_eq!(
+            f.without("status", "on-hold").all("status"),
+            Vec::<String>::new()
+        );
     }
 }

@@ -53,10 +53,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/orders/import", get(imports::form).post(imports::start))
         .route("/imports/{id}", get(imports::progress))
         .route("/orders/{id}", get(order::show))
-        .route("/orders/{id}/submit", get(order::confirm_submit).post(order::submit))
+        .route(
+            "/orders/{id}/submit",
+            get(order::confirm_submit).post(order::submit),
+        )
         .route("/orders/{id}/hold", post(order::hold))
         .route("/orders/{id}/unhold", post(order::unhold))
-        .route("/orders/{id}/cancel", get(order::confirm_cancel).post(order::cancel))
+        .route(
+            "/orders/{id}/cancel",
+            get(order::confirm_cancel).post(order::cancel),
+        )
         .route("/orders/{id}/notes", post(order::add_note))
         .route("/orders/{id}/shipments", post(order::add_shipment))
         .route("/orders/{id}/render", post(order::rerender))

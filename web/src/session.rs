@@ -193,10 +193,7 @@ fn page_headers(h: &mut HeaderMap) {
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(
-        "referrer-policy",
-        HeaderValue::from_static("same-origin"),
-    );
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -267,8 +264,5 @@ pub fn error_page(viewer: Option<&Viewer>, e: &AppError) -> Response {
 
 /// The 404 page.
 pub fn not_found(viewer: Option<&Viewer>) -> Response {
-    error_page(
-        viewer,
-        &AppError::NotFound("not found".into()),
-    )
+    error_page(viewer, &AppError::NotFound("not found".into()))
 }

@@ -312,7 +312,11 @@ pub fn money(amount: Decimal, currency: &str) -> String {
     let whole = abs.trunc();
     let cents = ((abs - whole) * Decimal::from(100)).round();
     let whole: i64 = whole.to_string().parse().unwrap_or(0);
-    let body = format!("{}.{:02}", thousands(whole), cents.to_string().parse::<u32>().unwrap_or(0));
+    let body = format!(
+        "{}.{:02}",
+        thousands(whole),
+        cents.to_string().parse::<u32>().unwrap_or(0)
+    );
     let sign = if negative { "-" } else { "" };
     match currency.to_ascii_uppercase().as_str() {
         "USD" => format!("{sign}${body}"),
@@ -325,7 +329,9 @@ pub fn money(amount: Decimal, currency: &str) -> String {
 
 /// Escape text for a place Leptos does not escape (the content of a `<textarea>`).
 pub fn escape_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -341,9 +347,15 @@ mod tests {
         assert_eq!(money(Decimal::new(123450, 2), "USD"), "$1,234.50");
         assert_eq!(money(Decimal::new(5, 0), "CHF"), "5.00 CHF");
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
-        assert_eq!(relative(now - chrono::Duration::minutes(5), now), "5 min ago");
+        assert_eq!(
+            relative(now - chrono::Duration::minutes(5), now),
+            "5 min ago"
+        );
         assert_eq!(relative(now - chrono::Duration::hours(3), now), "3 h ago");
-        assert_eq!(relative(now - chrono::Duration::days(3), now), "Nov 18, 2026");
+        assert_eq!(
+            relative(now - chrono::Duration::days(3), now),
+            "Nov 18, 2026"
+        );
         assert_eq!(duration_text(3 * 3600 + 12 * 60), "3 h 12 min");
     }
 

@@ -116,7 +116,10 @@ async fn write_zip(
 /// Answer the ZIP of these orders' print files (or a redirect saying why there is none).
 pub async fn print_files(app: &Arc<App>, viewer: &Viewer, ids: &[i64]) -> Response {
     if ids.is_empty() {
-        return viewer.redirect("/orders", Flash::err("Select at least one order to download."));
+        return viewer.redirect(
+            "/orders",
+            Flash::err("Select at least one order to download."),
+        );
     }
     let visible = visible_ids(app, viewer, ids).await;
     let entries = entries(app, &visible).await;
@@ -136,7 +139,10 @@ pub async fn print_files(app: &Arc<App>, viewer: &Viewer, ids: &[i64]) -> Respon
     });
     let mut resp = (StatusCode::OK, Body::from_stream(ReaderStream::new(r))).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"print-files.zip\""),

@@ -63,17 +63,29 @@ async fn setup() -> Ui {
             .expect("app")
             .with_secret_key(key),
     );
+    for store in ["shop-a", "shop-b"] {
+        app.put_store(app::stores::StoreInput {
+            id: store.into(),
+            settings: domain::StoreSettings {
+                name: format!("Shop {store}"),
+                url: "https://shop.example".into(),
+                ..domain::StoreSettings::default()
+            },
+            ..app::stores::StoreInput::default()
+        })
+        .await
+        .expect("store");
+    }
     let now = app.now();
     let mut tx = app.db.begin().await.expect("tx");
-    for store in ["shop-a", "shop-b"] {
-        app.db
-            .ensure_store(&mut tx, store, store, "https://shop.example", now)
-            .await
-            .expect("store");
-    }
     let order_a = app
         .db
-        .insert_order(&mut tx, "shop-a", &order("1001", 1001, "Amélie Poulain"), now)
+        .insert_order(
+            &mut tx,
+            "shop-a",
+            &order("1001", 1001, "Amélie Poulain"),
+            now,
+        )
         .await
         .expect("order a");
     let order_b = app
@@ -89,9 +101,14 @@ async fn setup() -> Ui {
     app.add_user("admin", "admin-password", Role::Admin, &[])
         .await
         .expect("admin");
-    app.add_user("merchant", "merchant-password", Role::Merchant, &["shop-a".into()])
-        .await
-        .expect("merchant");
+    app.add_user(
+        "merchant",
+        "merchant-password",
+        Role::Merchant,
+        &["shop-a".into()],
+    )
+    .await
+    .expect("merchant");
     let router = web::router(app.clone()).merge(server::router(app.clone()));
     Ui {
         app,
@@ -188,7 +205,10 @@ async fn login_answer(ui: &Ui, username: &str, password: &str) -> Answer {
     assert_eq!(page.status, StatusCode::OK);
     let login_csrf = cookie_value(&page.cookies(), "pressroom_login_csrf").expect("login cookie");
     let csrf = page.csrf();
-    assert_eq!(csrf, login_csrf, "double-submit: the field repeats the cookie");
+    assert_eq!(
+        csrf, login_csrf,
+        "double-submit: the field repeats the cookie"
+    );
     send(
         ui,
         post(
@@ -241,10 +261,18 @@ async fn login_sets_a_strict_cookie_and_wrong_passwords_get_one_generic_error() 
 
     let wrong = login_answer(&ui, "admin", "nope-nope-nope").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    assert!(wrong.body.contains("The username or password is not right."));
+    assert!(
+        wrong
+            .body
+            .contains("The username or password is not right.")
+    );
     let unknown = login_answer(&ui, "nobody", "nope-nope-nope").await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
-    assert!(unknown.body.contains("The username or password is not right."));
+    assert!(
+        unknown
+            .body
+            .contains("The username or password is not right.")
+    );
     assert!(cookie_value(&wrong.cookies(), "pressroom_session").is_none());
 }
 
@@ -270,13 +298,21 @@ async fn the_login_form_needs_its_double_submit_token_and_next_stays_local() {
         post(
             "/login",
             "",
-            &[("csrf", "x"), ("username", "admin"), ("password", "admin-password")],
+            &[
+                ("csrf", "x"),
+                ("username", "admin"),
+                ("password", "admin-password"),
+            ],
         ),
     )
     .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     let page = send(&ui, get("/login?next=https://evil.example/", "")).await;
-    assert!(page.body.contains("name=\"next\" value=\"/orders\""), "{}", page.body);
+    assert!(
+        page.body.contains("name=\"next\" value=\"/orders\""),
+        "{}",
+        page.body
+    );
     let page = send(&ui, get("/login?next=//evil.example/", "")).await;
     assert!(page.body.contains("name=\"next\" value=\"/orders\""));
 }
@@ -284,16 +320,35 @@ async fn the_login_form_needs_its_double_submit_token_and_next_stays_local() {
 #[tokio::test]
 async fn pages_need_a_session() {
     let ui = setup().await;
-    for path in ["/orders", "/orders/1", "/settings", "/orders/import", "/imports/1"] {
+    for path in [
+        "/orders",
+        "/orders/1",
+        "/settings",
+        "/orders/import",
+        "/imports/1",
+    ] {
         let a = send(&ui, get(path, "")).await;
         assert_eq!(a.status, StatusCode::SEE_OTHER, "{path}");
-        assert!(a.location().starts_with("/login?next="), "{path}: {}", a.location());
+        assert!(
+            a.location().starts_with("/login?next="),
+            "{path}: {}",
+            a.location()
+        );
     }
-    let a = send(&ui, get("/orders?status=processing", "pressroom_session=forged")).await;
+    let a = send(
+        &ui,
+        get("/orders?status=processing", "pressroom_session=forged"),
+    )
+    .await;
     assert_eq!(a.location(), "/login?next=%2Forders%3Fstatus%3Dprocessing");
     let css = send(&ui, get("/assets/pressroom.css", "")).await;
     assert_eq!(css.status, StatusCode::OK);
-    assert!(css.headers[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
+    assert!(
+        css.headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     let root = send(&ui, get("/", "")).await;
     assert_eq!(root.location(), "/orders");
 }
@@ -311,7 +366,10 @@ async fn the_dashboard_shows_an_admin_everything_and_a_merchant_their_stores() {
     assert!(b.contains("#1001") && b.contains("#2002") && b.contains("#TEST-"));
     assert!(b.contains("Amélie Poulain") && b.contains("Lyon, FR"));
     assert!(b.contains("$42.50") && b.contains("via Credit card"));
-    assert!(b.contains("badge tone-success\">processing<"), "store status verbatim, success tone");
+    assert!(
+        b.contains("badge tone-success\">processing<"),
+        "store status verbatim, success tone"
+    );
     assert!(b.contains("1–3 of 3"), "{b}");
     assert!(b.contains("aria-label=\"Select order #1001\""));
     assert!(b.contains("form=\"bulk\""));
@@ -320,12 +378,19 @@ async fn the_dashboard_shows_an_admin_everything_and_a_merchant_their_stores() {
     let merchant = login(&ui, "merchant", "merchant-password").await;
     let page = send(&ui, get("/orders", &merchant.cookie)).await;
     assert!(page.body.contains("#1001"));
-    assert!(!page.body.contains("#2002"), "another merchant's order is not listed");
+    assert!(
+        !page.body.contains("#2002"),
+        "another merchant's order is not listed"
+    );
     assert!(!page.body.contains("#TEST-"));
     assert!(page.body.contains("1–1 of 1"));
 
     // Filters are in the URL and combine; no match has its own empty state.
-    let page = send(&ui, get("/orders?q=Amélie&status=processing", &admin.cookie)).await;
+    let page = send(
+        &ui,
+        get("/orders?q=Amélie&status=processing", &admin.cookie),
+    )
+    .await;
     assert!(page.body.contains("#1001") && !page.body.contains("#2002"));
     assert!(page.body.contains("Clear all"));
     let page = send(&ui, get("/orders?q=nobody-at-all", &admin.cookie)).await;
@@ -337,7 +402,11 @@ async fn the_dashboard_shows_an_admin_everything_and_a_merchant_their_stores() {
 async fn the_order_page_renders_for_its_owner_and_is_404_for_another_merchant() {
     let ui = setup().await;
     let admin = login(&ui, "admin", "admin-password").await;
-    let page = send(&ui, get(&format!("/orders/{}", ui.test_order), &admin.cookie)).await;
+    let page = send(
+        &ui,
+        get(&format!("/orders/{}", ui.test_order), &admin.cookie),
+    )
+    .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let b = &page.body;
     assert!(b.contains("<h1>#TEST-"), "{b}");
@@ -348,7 +417,11 @@ async fn the_order_page_renders_for_its_owner_and_is_404_for_another_merchant() 
     assert!(b.contains("<dialog id=\"confirm-submit\""));
 
     let merchant = login(&ui, "merchant", "merchant-password").await;
-    let own = send(&ui, get(&format!("/orders/{}", ui.order_a), &merchant.cookie)).await;
+    let own = send(
+        &ui,
+        get(&format!("/orders/{}", ui.order_a), &merchant.cookie),
+    )
+    .await;
     assert_eq!(own.status, StatusCode::OK);
     assert!(own.body.contains("Amélie Poulain"));
     for path in [
@@ -407,7 +480,9 @@ async fn hold_and_unhold_redirect_back_with_a_flash() {
     assert!(page.body.contains("Order put on hold"), "{}", page.body);
     assert!(page.body.contains("Paused (On hold)"));
     assert!(
-        page.cookies().iter().any(|c| c.starts_with("pressroom_flash=;")),
+        page.cookies()
+            .iter()
+            .any(|c| c.starts_with("pressroom_flash=;")),
         "the flash is shown once"
     );
 }
@@ -480,21 +555,35 @@ async fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() 
     assert_eq!(send(&ui, req).await.status, StatusCode::FORBIDDEN);
 
     let after = ui.app.db.get_order(t).await.unwrap();
-    assert_eq!(before.row_version, after.row_version, "the order did not change");
+    assert_eq!(
+        before.row_version, after.row_version,
+        "the order did not change"
+    );
     assert_eq!(ui.app.users().await.unwrap().len(), users_before);
     assert!(ui.app.db.store("evil").await.unwrap().is_none());
     // The session survived the refused logout.
-    assert_eq!(send(&ui, get("/orders", &admin.cookie)).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&ui, get("/orders", &admin.cookie)).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn logout_ends_the_session() {
     let ui = setup().await;
     let admin = login(&ui, "admin", "admin-password").await;
-    let a = send(&ui, post("/logout", &admin.cookie, &[("csrf", &admin.csrf)])).await;
+    let a = send(
+        &ui,
+        post("/logout", &admin.cookie, &[("csrf", &admin.csrf)]),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert_eq!(a.location(), "/login");
-    assert!(a.cookies().iter().any(|c| c.starts_with("pressroom_session=;")));
+    assert!(
+        a.cookies()
+            .iter()
+            .any(|c| c.starts_with("pressroom_session=;"))
+    );
     let page = send(&ui, get("/orders", &admin.cookie)).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }
@@ -504,7 +593,11 @@ async fn the_editor_previews_unsaved_values_and_saves_a_new_version() {
     let ui = setup().await;
     let admin = login(&ui, "admin", "admin-password").await;
     let t = ui.test_order;
-    let page = send(&ui, get(&format!("/orders/{t}/items/1/edit"), &admin.cookie)).await;
+    let page = send(
+        &ui,
+        get(&format!("/orders/{t}/items/1/edit"), &admin.cookie),
+    )
+    .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("name=\"v.name\""), "{}", page.body);
     assert!(page.body.contains("data-preview=\"\""));
@@ -513,7 +606,10 @@ async fn the_editor_previews_unsaved_values_and_saves_a_new_version() {
 
     let img = send(
         &ui,
-        get(&format!("/orders/{t}/items/1/preview.jpg?v.name=Zo%C3%A9"), &admin.cookie),
+        get(
+            &format!("/orders/{t}/items/1/preview.jpg?v.name=Zo%C3%A9"),
+            &admin.cookie,
+        ),
     )
     .await;
     assert_eq!(img.status, StatusCode::OK, "{}", img.body);
@@ -558,14 +654,22 @@ async fn bulk_submit_confirms_then_answers_per_order() {
     )
     .await;
     assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
-    assert!(confirm.body.contains("Submit 1 order?"), "only the merchant's order counts");
+    assert!(
+        confirm.body.contains("Submit 1 order?"),
+        "only the merchant's order counts"
+    );
     assert!(!confirm.body.contains("#2002"));
     let done = send(
         &ui,
         post(
             "/orders/bulk-submit",
             &merchant.cookie,
-            &[("csrf", &merchant.csrf), ("ids", &a_id), ("ids", &b_id), ("confirm", "1")],
+            &[
+                ("csrf", &merchant.csrf),
+                ("ids", &a_id),
+                ("ids", &b_id),
+                ("confirm", "1"),
+            ],
         ),
     )
     .await;
@@ -593,7 +697,11 @@ async fn settings_show_stores_to_merchants_and_users_to_admins() {
         post(
             "/settings/users",
             &merchant.cookie,
-            &[("csrf", &merchant.csrf), ("username", "x"), ("password", "long-password")],
+            &[
+                ("csrf", &merchant.csrf),
+                ("username", "x"),
+                ("password", "long-password"),
+            ],
         ),
     )
     .await;
@@ -631,17 +739,30 @@ async fn the_import_form_and_progress_page_render() {
         post(
             "/orders/import",
             &merchant.cookie,
-            &[("csrf", &merchant.csrf), ("store", "shop-b"), ("scope", "all")],
+            &[
+                ("csrf", &merchant.csrf),
+                ("store", "shop-b"),
+                ("scope", "all"),
+            ],
         ),
     )
     .await;
-    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "another merchant's store");
+    assert_eq!(
+        a.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another merchant's store"
+    );
     let a = send(
         &ui,
         post(
             "/orders/import",
             &merchant.cookie,
-            &[("csrf", &merchant.csrf), ("store", "shop-a"), ("scope", "ids"), ("ids", "12, x")],
+            &[
+                ("csrf", &merchant.csrf),
+                ("store", "shop-a"),
+                ("scope", "ids"),
+                ("ids", "12, x"),
+            ],
         ),
     )
     .await;

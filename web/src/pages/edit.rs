@@ -117,7 +117,11 @@ fn field_input(
     let err_id = format!("f-{}-error", f.id);
     let error = errors
         .iter()
-        .find(|e| e.contains(&format!("`{}`", f.id)) || e.contains(&format!("{}:", f.id)) || e.contains(&f.id))
+        .find(|e| {
+            e.contains(&format!("`{}`", f.id))
+                || e.contains(&format!("{}:", f.id))
+                || e.contains(&f.id)
+        })
         .cloned();
     let invalid = error.as_ref().map(|_| "true");
     let described = error.as_ref().map(|_| err_id.clone());
@@ -203,7 +207,10 @@ fn edit_page(
         .map(|f| field_input(f, &values, &photos, &errors, locked))
         .collect_view();
     let summary = (!errors.is_empty()).then(|| {
-        let list = errors.iter().map(|e| view! { <li>{e.clone()}</li> }).collect_view();
+        let list = errors
+            .iter()
+            .map(|e| view! { <li>{e.clone()}</li> })
+            .collect_view();
         view! {
             <div class="banner tone-critical" role="alert" tabindex="-1" data-focus="">
                 <p class="strong">"The design was not saved:"</p>
@@ -249,7 +256,10 @@ fn edit_page(
     let edit_url_post = edit_url.clone();
     let back = format!("/orders/{id}");
     let preview_url = format!("{base}/preview.jpg");
-    let alt = format!("Preview of {} for order #{}", it.item.name, it.row.order.number);
+    let alt = format!(
+        "Preview of {} for order #{}",
+        it.item.name, it.row.order.number
+    );
     let body = view! {
         {banner}
         {summary}
@@ -296,7 +306,11 @@ pub async fn show(
     if given.opt("csrf").is_some() {
         // The "Update preview" button sends the whole form: keep the token out of the URL.
         let rest = given.with("csrf", None).to_query();
-        return see_other(&format!("/orders/{id}/items/{item}/edit?{rest}"), None, false);
+        return see_other(
+            &format!("/orders/{id}/items/{item}/edit?{rest}"),
+            None,
+            false,
+        );
     }
     match load_item(&app, &viewer, id, item).await {
         Ok(it) => edit_page(&app, &viewer, &it, &given, vec![], StatusCode::OK),
@@ -360,7 +374,8 @@ pub async fn preview(
             resp
         }
         Err(e) => {
-            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             (status, e.to_string()).into_response()
         }
     }
@@ -386,7 +401,10 @@ pub async fn save(
         values: Some(values),
         photos: photos.into_iter().map(|(k, v)| (k, Some(v))).collect(),
     };
-    match app.edit_personalization(id, item, &edit, &viewer.actor()).await {
+    match app
+        .edit_personalization(id, item, &edit, &viewer.actor())
+        .await
+    {
         Ok(done) if !done.changed => {
             viewer.redirect(&format!("/orders/{id}"), Flash::ok("Design unchanged"))
         }
@@ -426,7 +444,9 @@ pub async fn upload(
         let part = match multipart.next_field().await {
             Ok(Some(p)) => p,
             Ok(None) => break,
-            Err(e) => return viewer.redirect(&edit_url, Flash::err(format!("The upload failed: {e}"))),
+            Err(e) => {
+                return viewer.redirect(&edit_url, Flash::err(format!("The upload failed: {e}")));
+            }
         };
         match part.name().unwrap_or("") {
             "csrf" => csrf = part.text().await.unwrap_or_default(),
@@ -435,7 +455,8 @@ pub async fn upload(
                 let bytes = match part.bytes().await {
                     Ok(b) => b,
                     Err(e) => {
-                        return viewer.redirect(&edit_url, Flash::err(format!("The upload failed: {e}")));
+                        return viewer
+                            .redirect(&edit_url, Flash::err(format!("The upload failed: {e}")));
                     }
                 };
                 if bytes.len() > limit {
@@ -462,7 +483,10 @@ pub async fn upload(
         .iter()
         .any(|f| f.id == field && f.kind == FieldKind::Photo)
     {
-        return viewer.redirect(&edit_url, Flash::err("Choose a photo field of this design."));
+        return viewer.redirect(
+            &edit_url,
+            Flash::err("Choose a photo field of this design."),
+        );
     }
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         return viewer.redirect(&edit_url, Flash::err("Choose a photo to upload."));
@@ -477,6 +501,9 @@ pub async fn upload(
                 Flash::ok("Photo uploaded; save the design to keep it"),
             )
         }
-        Err(e) => viewer.redirect(&edit_url, Flash::err(format!("The photo was not accepted: {e}"))),
+        Err(e) => viewer.redirect(
+            &edit_url,
+            Flash::err(format!("The photo was not accepted: {e}")),
+        ),
     }
 }

@@ -35,7 +35,12 @@ async fn stores(app: &App, viewer: &Viewer) -> Result<Vec<(String, String)>, app
         .collect())
 }
 
-fn import_form(viewer: &Viewer, stores: Vec<(String, String)>, error: Option<String>, given: &Fields) -> String {
+fn import_form(
+    viewer: &Viewer,
+    stores: Vec<(String, String)>,
+    error: Option<String>,
+    given: &Fields,
+) -> String {
     let scope = given.opt("scope").unwrap_or("all").to_string();
     let error = error.map(|e| view! { <div class="banner tone-critical" role="alert">{e}</div> });
     let body = if stores.is_empty() {
@@ -89,13 +94,19 @@ fn import_form(viewer: &Viewer, stores: Vec<(String, String)>, error: Option<Str
         }
         .into_any()
     };
-    ui::document(Chrome::new("Import orders", Some(viewer), Nav::Orders), body)
+    ui::document(
+        Chrome::new("Import orders", Some(viewer), Nav::Orders),
+        body,
+    )
 }
 
 /// `GET /orders/import`.
 pub async fn form(State(app): State<Arc<App>>, viewer: Viewer) -> Response {
     match stores(&app, &viewer).await {
-        Ok(s) => viewer.page(StatusCode::OK, import_form(&viewer, s, None, &Fields::default())),
+        Ok(s) => viewer.page(
+            StatusCode::OK,
+            import_form(&viewer, s, None, &Fields::default()),
+        ),
         Err(e) => session::error_page(Some(&viewer), &e),
     }
 }
@@ -122,7 +133,10 @@ pub fn scope_of(form: &Fields) -> Result<ImportScope, String> {
         }
         "ids" => {
             let mut ids = vec![];
-            for part in form.get("ids").split(|c: char| c == ',' || c.is_whitespace()) {
+            for part in form
+                .get("ids")
+                .split(|c: char| c == ',' || c.is_whitespace())
+            {
                 let part = part.trim().trim_start_matches('#');
                 if part.is_empty() {
                     continue;
@@ -154,7 +168,12 @@ pub async fn start(State(app): State<Arc<App>>, viewer: Viewer, Form(form): Form
     if !list.iter().any(|(id, _)| id == store) {
         return viewer.page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            import_form(&viewer, list, Some("Choose one of your stores.".into()), &form),
+            import_form(
+                &viewer,
+                list,
+                Some("Choose one of your stores.".into()),
+                &form,
+            ),
         );
     }
     let scope = match scope_of(&form) {
@@ -170,13 +189,22 @@ pub async fn start(State(app): State<Arc<App>>, viewer: Viewer, Form(form): Form
         Ok(id) => viewer.redirect(&format!("/imports/{id}"), Flash::ok("Import started")),
         Err(e) => viewer.page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            import_form(&viewer, list, Some(format!("The import did not start: {e}")), &form),
+            import_form(
+                &viewer,
+                list,
+                Some(format!("The import did not start: {e}")),
+                &form,
+            ),
         ),
     }
 }
 
 /// `GET /imports/{id}`: progress and result.
-pub async fn progress(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>) -> Response {
+pub async fn progress(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Response {
     let row = match app.db.import(id).await {
         Ok(r) if viewer.user.sees_store(&r.store_id) => r,
         Ok(_) => return session::not_found(Some(&viewer)),
@@ -205,13 +233,19 @@ pub async fn progress(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Pat
         .map(|f| {
             let text = format!(
                 "Order {}: {}",
-                f["store_order_id"].as_i64().map(|i| i.to_string()).unwrap_or_else(|| "?".into()),
+                f["store_order_id"]
+                    .as_i64()
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "?".into()),
                 f["reason"].as_str().unwrap_or("")
             );
             view! { <li>{text}</li> }
         })
         .collect_view();
-    let error = row.error.clone().map(|e| view! { <div class="banner tone-critical" role="alert">{e}</div> });
+    let error = row
+        .error
+        .clone()
+        .map(|e| view! { <div class="banner tone-critical" role="alert">{e}</div> });
     let max = p.total.max(p.seen).max(1);
     let poll = format!("/api/v1/imports/{id}");
     let body = view! {

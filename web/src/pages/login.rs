@@ -167,8 +167,10 @@ pub async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
             );
             h.append(
                 header::SET_COOKIE,
-                HeaderValue::from_str(&login_csrf_cookie("", secure).replace("Max-Age=7200", "Max-Age=0"))
-                    .expect("ASCII cookie"),
+                HeaderValue::from_str(
+                    &login_csrf_cookie("", secure).replace("Max-Age=7200", "Max-Age=0"),
+                )
+                .expect("ASCII cookie"),
             );
             resp
         }

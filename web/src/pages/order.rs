@@ -30,7 +30,10 @@ pub async fn load(app: &App, viewer: &Viewer, id: i64) -> Result<storage::OrderR
 }
 
 fn findings(preflight: &serde_json::Value) -> AnyView {
-    let list = preflight["findings"].as_array().cloned().unwrap_or_default();
+    let list = preflight["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if list.is_empty() {
         return view! { <span class="muted">"No preflight findings"</span> }.into_any();
     }
@@ -100,7 +103,14 @@ fn item_card(
     let latest = renders.first().copied();
     let number = v.order.number.clone();
     let heading = format!("{} × {}", item.quantity, item.name);
-    let sku = format!("SKU {}", if item.sku.is_empty() { "—" } else { &item.sku });
+    let sku = format!(
+        "SKU {}",
+        if item.sku.is_empty() {
+            "—"
+        } else {
+            &item.sku
+        }
+    );
     let style = item
         .attributes
         .iter()
@@ -125,8 +135,16 @@ fn item_card(
             </div>
         }
     });
-    let state = match (&item.not_rendered, latest, item.waiting_for_photos.is_empty()) {
-        (Some(why), _, _) => Some(ui::badge_with_reason("Not rendered", Tone::Neutral, Some(why.clone()))),
+    let state = match (
+        &item.not_rendered,
+        latest,
+        item.waiting_for_photos.is_empty(),
+    ) {
+        (Some(why), _, _) => Some(ui::badge_with_reason(
+            "Not rendered",
+            Tone::Neutral,
+            Some(why.clone()),
+        )),
         (None, _, false) => Some(ui::badge("Waiting for photos", Tone::Info)),
         _ => None,
     };
@@ -186,7 +204,8 @@ fn item_card(
             </details>
         }
     });
-    let latest_findings = latest.map(|r| view! { <ul class="plain findings">{findings(&r.preflight)}</ul> });
+    let latest_findings =
+        latest.map(|r| view! { <ul class="plain findings">{findings(&r.preflight)}</ul> });
     view! {
         <section class="card item" aria-label=item.name.clone()>
             <h2>{heading}</h2>
@@ -204,7 +223,9 @@ fn item_card(
 }
 
 fn address_lines(a: &api::Address) -> Vec<String> {
-    let name = format!("{} {}", a.first_name, a.last_name).trim().to_string();
+    let name = format!("{} {}", a.first_name, a.last_name)
+        .trim()
+        .to_string();
     let city = [a.postcode.as_str(), a.city.as_str()]
         .iter()
         .filter(|s| !s.is_empty())
@@ -270,15 +291,19 @@ fn side(v: &api::OrderView, viewer: &Viewer, now: DateTime<Utc>) -> AnyView {
             }
             .into_any(),
         )
-    } else if v.store_sync.writes.iter().any(|w| w.state == "failed" || w.state == "refused") {
+    } else if v
+        .store_sync
+        .writes
+        .iter()
+        .any(|w| w.state == "failed" || w.state == "refused")
+    {
         Some(view! { <p>{ui::badge("Sync failed", Tone::Critical)}</p> }.into_any())
     } else {
         None
     };
-    let deleted = v
-        .store_sync
-        .deleted_in_store
-        .then(|| view! { <p class="banner tone-warning">"This order was deleted in the store."</p> });
+    let deleted = v.store_sync.deleted_in_store.then(
+        || view! { <p class="banner tone-warning">"This order was deleted in the store."</p> },
+    );
     let changed = v.store_sync.changed_after_submission.then(|| {
         view! { <p class="banner tone-warning">"The store changed this order after it was submitted; check it with the provider."</p> }
     });
@@ -302,7 +327,8 @@ fn side(v: &api::OrderView, viewer: &Viewer, now: DateTime<Utc>) -> AnyView {
             {line("Total", o.totals.total)}
         </dl>
     };
-    let payment = (!o.payment_method_title.is_empty()).then(|| format!("Paid via {}", o.payment_method_title));
+    let payment = (!o.payment_method_title.is_empty())
+        .then(|| format!("Paid via {}", o.payment_method_title));
     let shipments = o
         .shipments
         .iter()
@@ -444,8 +470,13 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
     let locked = row.order.submit_status.design_locked();
     let placed = o.created_at.unwrap_or(v.created_at);
     let total = ui::money(o.totals.total, &o.currency);
-    let submit_badge = ui::submit_tone(&o.submit_status.label)
-        .map(|t| ui::badge_with_reason(o.submit_status.label.clone(), t, o.submit_status.reason.clone()));
+    let submit_badge = ui::submit_tone(&o.submit_status.label).map(|t| {
+        ui::badge_with_reason(
+            o.submit_status.label.clone(),
+            t,
+            o.submit_status.reason.clone(),
+        )
+    });
     let test = o.test.then(|| ui::badge("Test", Tone::Neutral));
     let heading = view! {
         <div class="meta">
@@ -456,8 +487,15 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
     }
     .into_any();
     let submit = if locked {
-        let provider = o.submit_status.provider.clone().unwrap_or_else(|| "the provider".into());
-        let when = o.submit_status.at.map(|at| format!(" on {}", at.format("%b %-d, %Y")));
+        let provider = o
+            .submit_status
+            .provider
+            .clone()
+            .unwrap_or_else(|| "the provider".into());
+        let when = o
+            .submit_status
+            .at
+            .map(|at| format!(" on {}", at.format("%b %-d, %Y")));
         let label = format!("Submitted to {provider}{}", when.unwrap_or_default());
         view! { <button type="button" class="primary" disabled=true>{label}</button> }.into_any()
     } else {
@@ -473,7 +511,10 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
         view! { <a class="button" href=href rel="noreferrer noopener" target="_blank">"Edit order"</a> }
     });
     let zip = format!("/orders/print-files.zip?ids={id}");
-    let cancellable = !matches!(o.status.kind.as_str(), "cancelled" | "completed" | "refunded");
+    let cancellable = !matches!(
+        o.status.kind.as_str(),
+        "cancelled" | "completed" | "refunded"
+    );
     let cancel = cancellable.then(|| {
         let href = format!("/orders/{id}/cancel");
         view! { <a class="button" href=href data-dialog="confirm-cancel">"Cancel order"</a> }
@@ -588,7 +629,11 @@ fn confirm_page(viewer: &Viewer, id: i64, number: &str, what: &'static str) -> R
 }
 
 /// `GET /orders/{id}/submit`: the confirmation (the no-JS path of the dialog).
-pub async fn confirm_submit(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>) -> Response {
+pub async fn confirm_submit(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Response {
     match load(&app, &viewer, id).await {
         Ok(row) => confirm_page(&viewer, id, &row.order.number, "submit"),
         Err(r) => r,
@@ -596,7 +641,11 @@ pub async fn confirm_submit(State(app): State<Arc<App>>, viewer: Viewer, Path(id
 }
 
 /// `GET /orders/{id}/cancel`: the confirmation.
-pub async fn confirm_cancel(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>) -> Response {
+pub async fn confirm_cancel(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Response {
     match load(&app, &viewer, id).await {
         Ok(row) => confirm_page(&viewer, id, &row.order.number, "cancel"),
         Err(r) => r,
@@ -604,7 +653,12 @@ pub async fn confirm_cancel(State(app): State<Arc<App>>, viewer: Viewer, Path(id
 }
 
 /// Check the form and the order; the common start of every POST here.
-async fn posted(app: &App, viewer: &Viewer, id: i64, form: &crate::form::Fields) -> Result<storage::OrderRow, Response> {
+async fn posted(
+    app: &App,
+    viewer: &Viewer,
+    id: i64,
+    form: &crate::form::Fields,
+) -> Result<storage::OrderRow, Response> {
     viewer.check_csrf(form)?;
     load(app, viewer, id).await
 }
@@ -614,7 +668,12 @@ fn back(id: i64) -> String {
 }
 
 /// `POST /orders/{id}/submit` with `confirm=1`.
-pub async fn submit(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>, Form(form): Form) -> Response {
+pub async fn submit(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form,
+) -> Response {
     let row = match posted(&app, &viewer, id, &form).await {
         Ok(row) => row,
         Err(r) => return r,
@@ -622,18 +681,35 @@ pub async fn submit(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<
     if !form.checked("confirm") {
         return confirm_page(&viewer, id, &row.order.number, "submit");
     }
-    let flash = match app.submit(id, domain::SubmitTrigger::Merchant, &viewer.actor()).await {
-        Ok(SubmitAnswer::Submitting { provider, .. }) => Flash::ok(format!("Order submitting to {provider}")),
-        Ok(SubmitAnswer::Submitted { provider }) => Flash::ok(format!("Order submitted to {provider}")),
-        Ok(SubmitAnswer::AlreadySubmitted { .. }) => Flash::err("This order was already submitted; it cannot be submitted again."),
-        Ok(SubmitAnswer::NotReady { reasons }) => Flash::err(format!("Not submitted: {}", reasons.join("; "))),
+    let flash = match app
+        .submit(id, domain::SubmitTrigger::Merchant, &viewer.actor())
+        .await
+    {
+        Ok(SubmitAnswer::Submitting { provider, .. }) => {
+            Flash::ok(format!("Order submitting to {provider}"))
+        }
+        Ok(SubmitAnswer::Submitted { provider }) => {
+            Flash::ok(format!("Order submitted to {provider}"))
+        }
+        Ok(SubmitAnswer::AlreadySubmitted { .. }) => {
+            Flash::err("This order was already submitted; it cannot be submitted again.")
+        }
+        Ok(SubmitAnswer::NotReady { reasons }) => {
+            Flash::err(format!("Not submitted: {}", reasons.join("; ")))
+        }
         Ok(SubmitAnswer::Failed { reason }) => Flash::err(format!("Not submitted: {reason}")),
         Err(e) => Flash::err(format!("Not submitted: {e}")),
     };
     viewer.redirect(&back(id), flash)
 }
 
-async fn action(app: Arc<App>, viewer: Viewer, id: i64, form: crate::form::Fields, what: OrderAction) -> Response {
+async fn action(
+    app: Arc<App>,
+    viewer: Viewer,
+    id: i64,
+    form: crate::form::Fields,
+    what: OrderAction,
+) -> Response {
     let row = match posted(&app, &viewer, id, &form).await {
         Ok(row) => row,
         Err(r) => return r,
@@ -648,7 +724,11 @@ async fn action(app: Arc<App>, viewer: Viewer, id: i64, form: crate::form::Field
                 OrderAction::Unhold => "Order released from hold",
                 OrderAction::Cancel => "Order cancelled",
             };
-            let sync = if done.sync_pending { "; the store will be updated" } else { "" };
+            let sync = if done.sync_pending {
+                "; the store will be updated"
+            } else {
+                ""
+            };
             Flash::ok(format!("{verb}{sync}"))
         }
         Err(e) => Flash::err(format!("Not done: {e}")),
@@ -657,26 +737,49 @@ async fn action(app: Arc<App>, viewer: Viewer, id: i64, form: crate::form::Field
 }
 
 /// `POST /orders/{id}/hold`.
-pub async fn hold(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>, Form(form): Form) -> Response {
+pub async fn hold(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form,
+) -> Response {
     action(app, viewer, id, form, OrderAction::Hold).await
 }
 
 /// `POST /orders/{id}/unhold`.
-pub async fn unhold(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>, Form(form): Form) -> Response {
+pub async fn unhold(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form,
+) -> Response {
     action(app, viewer, id, form, OrderAction::Unhold).await
 }
 
 /// `POST /orders/{id}/cancel` with `confirm=1`.
-pub async fn cancel(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>, Form(form): Form) -> Response {
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form,
+) -> Response {
     action(app, viewer, id, form, OrderAction::Cancel).await
 }
 
 /// `POST /orders/{id}/notes`: add an internal note (optionally pushed to the store).
-pub async fn add_note(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>, Form(form): Form) -> Response {
+pub async fn add_note(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form,
+) -> Response {
     if let Err(r) = posted(&app, &viewer, id, &form).await {
         return r;
     }
-    let flash = match app.add_note(id, form.get("text"), form.checked("push"), &viewer.actor()).await {
+    let flash = match app
+        .add_note(id, form.get("text"), form.checked("push"), &viewer.actor())
+        .await
+    {
         Ok(_) => Flash::ok("Note added"),
         Err(e) => Flash::err(format!("The note was not added: {e}")),
     };
@@ -684,7 +787,12 @@ pub async fn add_note(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Pat
 }
 
 /// `POST /orders/{id}/shipments`: a parcel typed by the merchant (Manual provider).
-pub async fn add_shipment(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>, Form(form): Form) -> Response {
+pub async fn add_shipment(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form,
+) -> Response {
     if let Err(r) = posted(&app, &viewer, id, &form).await {
         return r;
     }
@@ -705,7 +813,12 @@ pub async fn add_shipment(State(app): State<Arc<App>>, viewer: Viewer, Path(id):
 }
 
 /// `POST /orders/{id}/render` with `item`: render an item again.
-pub async fn rerender(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>, Form(form): Form) -> Response {
+pub async fn rerender(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form,
+) -> Response {
     if let Err(r) = posted(&app, &viewer, id, &form).await {
         return r;
     }

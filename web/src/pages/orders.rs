@@ -66,7 +66,11 @@ pub fn template_ids(app: &App) -> Vec<String> {
 
 /// The dashboard's query from the URL.
 fn order_query(viewer: &Viewer, q: &Fields) -> (OrderQuery, i64) {
-    let page = q.get("page").parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
+    let page = q
+        .get("page")
+        .parse::<i64>()
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
     let query = OrderQuery {
         stores: viewer.user.store_scope(),
         search: q.get("q").trim().chars().take(200).collect(),
@@ -119,9 +123,8 @@ pub fn auto_submit_cell(o: &domain::Order, now: DateTime<Utc>) -> AnyView {
 
 fn submit_reason(o: &domain::Order) -> Option<String> {
     match &o.submit_status {
-        domain::SubmitStatus::Failed { reason, .. } | domain::SubmitStatus::Review { reason, .. } => {
-            Some(reason.clone())
-        }
+        domain::SubmitStatus::Failed { reason, .. }
+        | domain::SubmitStatus::Review { reason, .. } => Some(reason.clone()),
         _ => None,
     }
 }
@@ -142,8 +145,8 @@ fn row(o: &OrderRow, thumb: Option<String>, now: DateTime<Utc>) -> AnyView {
     let place = place.join(", ");
     let customer = d.customer.name.clone();
     let total = ui::money(d.totals.total, &d.currency);
-    let via = (!d.payment_method_title.is_empty())
-        .then(|| format!("via {}", d.payment_method_title));
+    let via =
+        (!d.payment_method_title.is_empty()).then(|| format!("via {}", d.payment_method_title));
     let items: u32 = d.items.iter().map(|i| i.quantity).sum();
     let kind = type_label(d.order_type.as_str());
     let label = d.submit_status.label();
@@ -193,7 +196,12 @@ fn row(o: &OrderRow, thumb: Option<String>, now: DateTime<Utc>) -> AnyView {
 }
 
 /// A header cell that sorts: the link flips the order, `aria-sort` on the sorted one only.
-fn sort_header(q: &Fields, label: &'static str, asc: OrderSort, desc: Option<OrderSort>) -> AnyView {
+fn sort_header(
+    q: &Fields,
+    label: &'static str,
+    asc: OrderSort,
+    desc: Option<OrderSort>,
+) -> AnyView {
     let current = OrderSort::parse(q.get("sort")).unwrap_or_default();
     let sorted = current == asc || Some(current) == desc;
     let aria = sorted.then(|| {
@@ -210,7 +218,9 @@ fn sort_header(q: &Fields, label: &'static str, asc: OrderSort, desc: Option<Ord
     };
     let href = format!(
         "/orders?{}",
-        q.with("page", None).with("sort", Some(next.as_str())).to_query()
+        q.with("page", None)
+            .with("sort", Some(next.as_str()))
+            .to_query()
     );
     view! { <th scope="col" aria-sort=aria><a href=href>{label}</a></th> }.into_any()
 }
@@ -362,11 +372,17 @@ pub async fn list(State(app): State<Arc<App>>, viewer: Viewer, uri: Uri) -> Resp
         )
     };
     let prev = (page > 1).then(|| {
-        let href = format!("/orders?{}", q.with("page", Some(&(page - 1).to_string())).to_query());
+        let href = format!(
+            "/orders?{}",
+            q.with("page", Some(&(page - 1).to_string())).to_query()
+        );
         view! { <a href=href rel="prev">"Previous"</a> }
     });
     let next = (last < list.total).then(|| {
-        let href = format!("/orders?{}", q.with("page", Some(&(page + 1).to_string())).to_query());
+        let href = format!(
+            "/orders?{}",
+            q.with("page", Some(&(page + 1).to_string())).to_query()
+        );
         view! { <a href=href rel="next">"Next"</a> }
     });
     let table = if list.orders.is_empty() {
@@ -444,7 +460,10 @@ pub async fn list(State(app): State<Arc<App>>, viewer: Viewer, uri: Uri) -> Resp
         <a class="button primary" href="/orders/import">"Import orders"</a>
     }
     .into_any();
-    let html = ui::document(Chrome::new("Orders", Some(&viewer), Nav::Orders).actions(actions), body);
+    let html = ui::document(
+        Chrome::new("Orders", Some(&viewer), Nav::Orders).actions(actions),
+        body,
+    );
     viewer.page(StatusCode::OK, html)
 }
 
@@ -461,29 +480,44 @@ pub async fn visible_ids(app: &App, viewer: &Viewer, ids: &[i64]) -> Vec<(i64, O
 
 fn answer_text(a: &SubmitAnswer) -> (String, Tone) {
     match a {
-        SubmitAnswer::Submitting { provider, .. } => (format!("Submitting to {provider}"), Tone::Info),
+        SubmitAnswer::Submitting { provider, .. } => {
+            (format!("Submitting to {provider}"), Tone::Info)
+        }
         SubmitAnswer::Submitted { provider } => (format!("Submitted to {provider}"), Tone::Success),
         SubmitAnswer::AlreadySubmitted { state } => {
             (format!("Already submitted ({state})"), Tone::Neutral)
         }
-        SubmitAnswer::NotReady { reasons } => (format!("Not ready: {}", reasons.join("; ")), Tone::Attention),
+        SubmitAnswer::NotReady { reasons } => (
+            format!("Not ready: {}", reasons.join("; ")),
+            Tone::Attention,
+        ),
         SubmitAnswer::Failed { reason } => (format!("Failed: {reason}"), Tone::Critical),
     }
 }
 
 /// `POST /orders/bulk-submit`: without `confirm`, the confirmation page; with it, submit
 /// each order and show what happened to each.
-pub async fn bulk_submit(State(app): State<Arc<App>>, viewer: Viewer, Form(form): Form) -> Response {
+pub async fn bulk_submit(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Form(form): Form,
+) -> Response {
     if let Err(r) = viewer.check_csrf(&form) {
         return r;
     }
     let ids = form.ids("ids");
     if ids.is_empty() {
-        return viewer.redirect("/orders", Flash::err("Select at least one order to submit."));
+        return viewer.redirect(
+            "/orders",
+            Flash::err("Select at least one order to submit."),
+        );
     }
     let visible = visible_ids(&app, &viewer, &ids).await;
     if visible.is_empty() {
-        return viewer.redirect("/orders", Flash::err("None of the selected orders was found."));
+        return viewer.redirect(
+            "/orders",
+            Flash::err("None of the selected orders was found."),
+        );
     }
     if !form.checked("confirm") {
         let count = visible.len();
@@ -534,7 +568,12 @@ pub async fn bulk_submit(State(app): State<Arc<App>>, viewer: Viewer, Form(form)
     let results = app.bulk_submit(&ids, &viewer.actor()).await;
     let ok = results
         .iter()
-        .filter(|(_, a)| matches!(a, SubmitAnswer::Submitting { .. } | SubmitAnswer::Submitted { .. }))
+        .filter(|(_, a)| {
+            matches!(
+                a,
+                SubmitAnswer::Submitting { .. } | SubmitAnswer::Submitted { .. }
+            )
+        })
         .count();
     let skipped = results.len() - ok;
     let summary = format!("{ok} submitted, {skipped} skipped");
@@ -543,7 +582,10 @@ pub async fn bulk_submit(State(app): State<Arc<App>>, viewer: Viewer, Form(form)
         .map(|(id, a)| {
             let (text, tone) = answer_text(a);
             let href = format!("/orders/{id}");
-            let number = format!("#{}", numbers.get(id).cloned().unwrap_or_else(|| id.to_string()));
+            let number = format!(
+                "#{}",
+                numbers.get(id).cloned().unwrap_or_else(|| id.to_string())
+            );
             view! {
                 <tr>
                     <th scope="row"><a href=href>{number}</a></th>
@@ -562,7 +604,10 @@ pub async fn bulk_submit(State(app): State<Arc<App>>, viewer: Viewer, Form(form)
         <p><a class="button" href="/orders">"Back to orders"</a></p>
     }
     .into_any();
-    let html = ui::document(Chrome::new("Bulk Submit results", Some(&viewer), Nav::Orders), body);
+    let html = ui::document(
+        Chrome::new("Bulk Submit results", Some(&viewer), Nav::Orders),
+        body,
+    );
     viewer.page(StatusCode::OK, html)
 }
 
@@ -573,11 +618,17 @@ pub async fn test_order(State(app): State<Arc<App>>, viewer: Viewer, Form(form):
     }
     let template = form.get("template");
     if !app.templates.exists(template) {
-        return viewer.redirect("/orders", Flash::err(format!("No template {template:?} is installed.")));
+        return viewer.redirect(
+            "/orders",
+            Flash::err(format!("No template {template:?} is installed.")),
+        );
     }
     match app.place_test_order(template, &viewer.actor()).await {
         Ok(id) => viewer.redirect(&format!("/orders/{id}"), Flash::ok("Test order placed")),
-        Err(e) => viewer.redirect("/orders", Flash::err(format!("The test order was not placed: {e}"))),
+        Err(e) => viewer.redirect(
+            "/orders",
+            Flash::err(format!("The test order was not placed: {e}")),
+        ),
     }
 }
 

@@ -59,7 +59,11 @@ fn test_result(t: &StoreTest) -> AnyView {
     .into_any()
 }
 
-async fn stores_card(app: &App, viewer: &Viewer, tested: Option<&StoreTest>) -> Result<AnyView, app::AppError> {
+async fn stores_card(
+    app: &App,
+    viewer: &Viewer,
+    tested: Option<&StoreTest>,
+) -> Result<AnyView, app::AppError> {
     let stores: Vec<_> = app
         .store_summaries()
         .await?
@@ -96,7 +100,9 @@ async fn stores_card(app: &App, viewer: &Viewer, tested: Option<&StoreTest>) -> 
             }
         })
         .collect_view();
-    let empty = stores.is_empty().then(|| view! { <p class="muted">"No store is connected yet."</p> });
+    let empty = stores
+        .is_empty()
+        .then(|| view! { <p class="muted">"No store is connected yet."</p> });
     let providers = app
         .provider_summaries()
         .await?
@@ -214,7 +220,10 @@ async fn page(app: &App, viewer: &Viewer, tested: Option<&StoreTest>) -> Respons
         stores,
     )];
     if viewer.user.is_admin() {
-        match (providers_card(app, viewer).await, users_card(app, viewer).await) {
+        match (
+            providers_card(app, viewer).await,
+            users_card(app, viewer).await,
+        ) {
             (Ok(p), Ok(u)) => {
                 body.push(section(
                     "providers",
@@ -222,7 +231,12 @@ async fn page(app: &App, viewer: &Viewer, tested: Option<&StoreTest>) -> Respons
                     "Print providers orders go to. Secrets are write-only.",
                     p,
                 ));
-                body.push(section("users", "Users", "Who may sign in, and which stores a merchant sees.", u));
+                body.push(section(
+                    "users",
+                    "Users",
+                    "Who may sign in, and which stores a merchant sees.",
+                    u,
+                ));
             }
             (Err(e), _) | (_, Err(e)) => return session::error_page(Some(viewer), &e),
         }
@@ -256,7 +270,9 @@ pub async fn put_store(State(app): State<Arc<App>>, viewer: Viewer, Form(form): 
     let mut settings = match &existing {
         Some(_) => match app.store_summary(&id).await {
             Ok(s) => s.settings,
-            Err(e) => return viewer.redirect("/settings#stores", Flash::err(format!("Not saved: {e}"))),
+            Err(e) => {
+                return viewer.redirect("/settings#stores", Flash::err(format!("Not saved: {e}")));
+            }
         },
         None => domain::StoreSettings::default(),
     };
@@ -311,19 +327,27 @@ pub async fn test_store(
     }
     match app.test_store(&id).await {
         Ok(t) => page(&app, &viewer, Some(&t)).await,
-        Err(e) => viewer.redirect("/settings#stores", Flash::err(format!("The test did not run: {e}"))),
+        Err(e) => viewer.redirect(
+            "/settings#stores",
+            Flash::err(format!("The test did not run: {e}")),
+        ),
     }
 }
 
 /// `POST /settings/providers` (admin).
-pub async fn put_provider(State(app): State<Arc<App>>, viewer: Viewer, Form(form): Form) -> Response {
+pub async fn put_provider(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Form(form): Form,
+) -> Response {
     if let Err(r) = viewer.check_csrf(&form) {
         return r;
     }
     if !viewer.user.is_admin() {
         return session::error_page(
             Some(&viewer),
-            &app::auth::AuthError::Forbidden("Provider accounts are managed by an admin.".into()).into(),
+            &app::auth::AuthError::Forbidden("Provider accounts are managed by an admin.".into())
+                .into(),
         );
     }
     let kind = match ProviderKind::from_str(form.get("kind")) {
@@ -344,8 +368,14 @@ pub async fn put_provider(State(app): State<Arc<App>>, viewer: Viewer, Form(form
         webhook_secret: SecretText(form.get("webhook_secret").trim().to_string()),
     };
     match app.put_provider(input).await {
-        Ok(p) => viewer.redirect("/settings#providers", Flash::ok(format!("Provider {} saved", p.id))),
-        Err(e) => viewer.redirect("/settings#providers", Flash::err(format!("The provider was not saved: {e}"))),
+        Ok(p) => viewer.redirect(
+            "/settings#providers",
+            Flash::ok(format!("Provider {} saved", p.id)),
+        ),
+        Err(e) => viewer.redirect(
+            "/settings#providers",
+            Flash::err(format!("The provider was not saved: {e}")),
+        ),
     }
 }
 
@@ -363,10 +393,21 @@ pub async fn add_user(State(app): State<Arc<App>>, viewer: Viewer, Form(form): F
     let role = Role::parse(form.get("role")).unwrap_or(Role::Merchant);
     let stores = form.all("stores");
     match app
-        .add_user(form.get("username").trim(), form.get("password"), role, &stores)
+        .add_user(
+            form.get("username").trim(),
+            form.get("password"),
+            role,
+            &stores,
+        )
         .await
     {
-        Ok(u) => viewer.redirect("/settings#users", Flash::ok(format!("User {} added", u.username))),
-        Err(e) => viewer.redirect("/settings#users", Flash::err(format!("The user was not added: {e}"))),
+        Ok(u) => viewer.redirect(
+            "/settings#users",
+            Flash::ok(format!("User {} added", u.username)),
+        ),
+        Err(e) => viewer.redirect(
+            "/settings#users",
+            Flash::err(format!("The user was not added: {e}")),
+        ),
     }
 }
