@@ -434,11 +434,7 @@ impl App {
 
     /// The user an API token belongs to.
     pub async fn user_for_token(&self, token: &str) -> Result<Option<User>, AppError> {
-        match self
-            .db
-            .user_for_token(&token_hash(token), self.now())
-            .await?
-        {
+        match self.db.user_for_token(&token_hash(token), self.now()).await? {
             Some(row) => Ok(Some(User::from_row(row)?)),
             None => Ok(None),
         }
@@ -467,10 +463,7 @@ mod tests {
     #[test]
     fn a_password_verifies_against_its_hash_only() {
         let hash = hash_password("correct horse");
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("correct horsE", &hash));
         assert!(!verify_password("correct horse", "not a hash"));

@@ -80,10 +80,13 @@ pub async fn caller(app: &App, headers: &HeaderMap) -> Result<Option<Caller>, ap
             .unwrap_or("")
             .trim();
         // A wrong token is a failure, not a fall-back to the cookie.
-        return Ok(app.user_for_token(token).await?.map(|user| Caller {
-            user,
-            session: None,
-        }));
+        return Ok(app
+            .user_for_token(token)
+            .await?
+            .map(|user| Caller {
+                user,
+                session: None,
+            }));
     }
     let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
         return Ok(None);
@@ -117,9 +120,7 @@ pub(crate) async fn require_caller(
 ) -> Response {
     let caller = match caller(&app, request.headers()).await {
         Ok(Some(c)) => c,
-        Ok(None) => {
-            return ApiError::from(app::AppError::from(AuthError::Unauthenticated)).into_response();
-        }
+        Ok(None) => return ApiError::from(app::AppError::from(AuthError::Unauthenticated)).into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
     if let Some(session) = &caller.session
@@ -153,9 +154,7 @@ pub(crate) async fn may_see(app: &App, user: &User, path: &str) -> Result<(), Ap
     }
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["api", "v1", "providers", ..]
-        | ["api", "v1", "webhooks", ..]
-        | ["api", "v1", "users", ..] => {
+        ["api", "v1", "providers", ..] | ["api", "v1", "webhooks", ..] | ["api", "v1", "users", ..] => {
             Err(ApiError::from(app::AppError::from(AuthError::Forbidden(
                 "provider accounts, webhooks and users are managed by an admin".into(),
             ))))
@@ -213,9 +212,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
-            "a=1; pressroom_session_x=2; pressroom_session=tok"
-                .parse()
-                .unwrap(),
+            "a=1; pressroom_session_x=2; pressroom_session=tok".parse().unwrap(),
         );
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("tok"));
         assert_eq!(cookie(&headers, "b"), None);
