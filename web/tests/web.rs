@@ -769,3 +769,74 @@ async fn the_import_form_and_progress_page_render() {
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(a.body.contains("is not an order ID"));
 }
+
+#[tokio::test]
+async fn print_files_stream_as_a_zip_of_the_orders_the_user_may_see() {
+    let ui = setup().await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut opts = app::WorkerOptions::new("web-test");
+    opts.poll = std::time::Duration::from_millis(50);
+    tokio::spawn(app::Worker::new(ui.app.clone(), opts).run(shutdown.clone()));
+    // Wait for the test order's render (state, not time: bounded by a deadline).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while ui.app.db.renders(ui.test_order).await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the render did not finish"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let number = ui
+        .app
+        .db
+        .get_order(ui.test_order)
+        .await
+        .unwrap()
+        .order
+        .number;
+    let admin = login(&ui, "admin", "admin-password").await;
+    let ids = format!(
+        "/orders/print-files.zip?ids={}&ids={}",
+        ui.test_order, ui.order_a
+    );
+    let zip = {
+        let resp = ui
+            .router
+            .clone()
+            .oneshot(get(&ids, &admin.cookie))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/zip");
+        axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+    };
+    assert!(zip.starts_with(b"PK\x03\x04"), "a local file header first");
+    let name = format!("{number}-1-TEST-name-tag.png");
+    assert!(
+        zip.windows(name.len()).any(|w| w == name.as_bytes()),
+        "the entry is named <number>-<item>-<SKU>.<ext>"
+    );
+    assert!(
+        zip.windows(8).any(|w| w == b"\x89PNG\r\n\x1a\n"),
+        "the print file inside"
+    );
+    assert!(
+        zip.windows(4).any(|w| w == b"PK\x05\x06"),
+        "a central directory at the end"
+    );
+    // The merchant may not download another store's print files: nothing to download.
+    let merchant = login(&ui, "merchant", "merchant-password").await;
+    let a = send(
+        &ui,
+        get(
+            &format!("/orders/print-files.zip?ids={}", ui.test_order),
+            &merchant.cookie,
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(!a.body.contains("PNG"));
+    shutdown.cancel();
+}

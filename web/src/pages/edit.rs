@@ -135,10 +135,19 @@ fn field_input(
         FieldKind::Photo => {
             let key = photos.get(&f.id).cloned();
             let name = format!("p.{}", f.id);
-            let shown = key.clone().unwrap_or_else(|| "No photo".into());
+            let shown = match &key {
+                Some(k) => format!(
+                    "Photo stored ({}…); replace it below",
+                    k.trim_start_matches("photos/")
+                        .chars()
+                        .take(10)
+                        .collect::<String>()
+                ),
+                None => "No photo yet; upload one below".into(),
+            };
             view! {
                 <input type="hidden" name=name value=key.unwrap_or_default() />
-                <p class="muted" id=id.clone()>{shown}</p>
+                <p class="muted photo-key" id=id.clone()>{shown}</p>
             }
             .into_any()
         }
@@ -236,7 +245,7 @@ fn edit_page(
                 let label = format!("Replace {}", f.label.to_lowercase());
                 let action = format!("{base}/photo");
                 view! {
-                    <form method="post" action=action enctype="multipart/form-data" class="stack upload">
+                    <form method="post" action=action enctype="multipart/form-data" class="stack card upload-card">
                         {ui::csrf_field(viewer)}
                         <input type="hidden" name="field" value=f.id.clone() />
                         <div class="field">

@@ -66,7 +66,11 @@ fn render_versions(renders: &[&api::RenderView], now: DateTime<Utc>) -> AnyView 
         .iter()
         .map(|r| {
             let title = format!("Version {}", r.version);
-            let size = format!("{:.1} MB", r.print_size as f64 / 1_000_000.0);
+            let size = if r.print_size >= 1_000_000 {
+                format!("{:.1} MB", r.print_size as f64 / 1_000_000.0)
+            } else {
+                format!("{} KB", (r.print_size + 999) / 1000)
+            };
             let sha = r.print_sha256.chars().take(12).collect::<String>();
             let print = r.files.print.clone();
             let report = r.files.report.clone();
