@@ -66,6 +66,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/orders/{id}/notes", post(order::add_note))
         .route("/orders/{id}/shipments", post(order::add_shipment))
         .route("/orders/{id}/render", post(order::rerender))
+        .route("/orders/{id}/review", post(order::resolve_review))
+        .route(
+            "/orders/{id}/items/{item}/override",
+            post(order::override_preflight),
+        )
         .route(
             "/orders/{id}/items/{item}/edit",
             get(edit::show).post(edit::save),
@@ -75,6 +80,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/settings", get(settings::show))
         .route("/settings/stores", post(settings::put_store))
         .route("/settings/stores/{id}/test", post(settings::test_store))
+        .route(
+            "/settings/stores/{id}/webhooks",
+            post(settings::register_webhooks),
+        )
         .route("/settings/providers", post(settings::put_provider))
         .route("/settings/users", post(settings::add_user))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))

@@ -98,6 +98,7 @@ fn item_card(
     v: &api::OrderView,
     item: &api::LineItem,
     locked: bool,
+    store_url: Option<&str>,
     viewer: &Viewer,
     now: DateTime<Utc>,
 ) -> AnyView {
@@ -210,14 +211,58 @@ fn item_card(
     });
     let latest_findings =
         latest.map(|r| view! { <ul class="plain findings">{findings(&r.preflight)}</ul> });
+    // The history records who accepted which version's preflight errors.
+    let overridden = latest.and_then(|r| {
+        v.history
+            .iter()
+            .rev()
+            .find(|h| {
+                h.kind == "preflight"
+                    && h.payload.as_ref().is_some_and(|p| {
+                        p["override"] == true
+                            && p["item_id"] == item.id
+                            && p["version"] == r.version
+                    })
+            })
+            .map(|h| h.actor.clone())
+    });
+    let override_form = latest
+        .filter(|r| r.preflight_errors > 0 && !locked)
+        .map(|r| match &overridden {
+            Some(who) => ui::badge(format!("Overridden by {who}"), Tone::Neutral),
+            None => {
+                let action = format!("/orders/{}/items/{}/override", v.id, item.id);
+                let note = format!(
+                    "Version {} has preflight errors, which stop automatic submission.",
+                    r.version
+                );
+                view! {
+                    <form method="post" action=action class="inline">
+                        {ui::csrf_field(viewer)}
+                        <span class="muted">{note}</span>
+                        <button type="submit">"Accept and allow submission"</button>
+                    </form>
+                }
+                .into_any()
+            }
+        });
+    let product = store_url.filter(|_| item.product_id > 0).map(|u| {
+        let href = format!(
+            "{}/?post_type=product&p={}",
+            u.trim_end_matches('/'),
+            item.product_id
+        );
+        view! { <a href=href rel="noreferrer noopener" target="_blank">"View product in the store"</a> }
+    });
     view! {
         <section class="card item" aria-label=item.name.clone()>
             <h2>{heading}</h2>
-            <p class="muted">{sku}" "{style}</p>
+            <p class="muted">{sku}" "{style}" "{product}</p>
             {state}
             {job}
             {images}
             {latest_findings}
+            {override_form}
             {personal}
             {actions}
             {versions}
@@ -506,7 +551,7 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
         let href = format!("/orders/{id}/submit");
         view! { <a class="button primary" href=href data-dialog="confirm-submit">"Submit order"</a> }.into_any()
     };
-    let edit_order = store_url.map(|u| {
+    let edit_order = store_url.clone().map(|u| {
         let href = format!(
             "{}/wp-admin/post.php?post={}&action=edit",
             u.trim_end_matches('/'),
@@ -537,14 +582,28 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
             } else {
                 "Submission needs review: "
             };
-            view! { <div class="banner tone-critical" role="alert">{what}{r}</div> }
+            let review = (o.submit_status.state == "review").then(|| {
+                let action = format!("/orders/{id}/review");
+                view! {
+                    <form method="post" action=action class="row-actions">
+                        {ui::csrf_field(&viewer)}
+                        <span>"Check with the provider, then settle it:"</span>
+                        <input type="hidden" name="confirm" value="1" />
+                        <label for="provider-order" class="sr-only">"The provider's order id (if it has the order)"</label>
+                        <input id="provider-order" name="provider_order_id" type="text" placeholder="Provider's order id (optional)" />
+                        <button type="submit" name="resolution" value="submitted">"The provider has it"</button>
+                        <button type="submit" name="resolution" value="failed">"It did not arrive"</button>
+                    </form>
+                }
+            });
+            view! { <div class="banner tone-critical" role="alert">{what}{r}{review}</div> }
         }),
         _ => None,
     };
     let items = o
         .items
         .iter()
-        .map(|i| item_card(&v, i, locked, &viewer, now))
+        .map(|i| item_card(&v, i, locked, store_url.as_deref(), &viewer, now))
         .collect_view();
     let dialogs = view! {
         {(!locked).then(|| confirm_dialog(&viewer, id, &o.number, "submit"))}
@@ -830,6 +889,57 @@ pub async fn rerender(
     let flash = match app.request_render(id, item, &viewer.actor()).await {
         Ok(_) => Flash::ok("Render queued; the new version appears when it is ready"),
         Err(e) => Flash::err(format!("Not rendered: {e}")),
+    };
+    viewer.redirect(&back(id), flash)
+}
+
+/// `POST /orders/{id}/items/{item}/override`: accept the preflight errors of the item's
+/// latest render (recorded with who did it).
+pub async fn override_preflight(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path((id, item)): Path<(i64, i64)>,
+    Form(form): Form,
+) -> Response {
+    if let Err(r) = posted(&app, &viewer, id, &form).await {
+        return r;
+    }
+    let flash = match app.override_preflight(id, item, &viewer.actor()).await {
+        Ok(version) => Flash::ok(format!("Preflight errors of version {version} accepted")),
+        Err(e) => Flash::err(format!("Not accepted: {e}")),
+    };
+    viewer.redirect(&back(id), flash)
+}
+
+/// `POST /orders/{id}/review` with `resolution=submitted|failed`: settle a submission whose
+/// outcome was unknown, after checking with the provider.
+pub async fn resolve_review(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form,
+) -> Response {
+    if let Err(r) = posted(&app, &viewer, id, &form).await {
+        return r;
+    }
+    let at_provider = match form.get("resolution") {
+        "submitted" => true,
+        "failed" => false,
+        _ => {
+            return viewer.redirect(
+                &back(id),
+                Flash::err("Choose whether the provider has the order."),
+            );
+        }
+    };
+    let provider_order_id =
+        Some(form.get("provider_order_id").trim().to_string()).filter(|s| !s.is_empty());
+    let flash = match app
+        .resolve_review(id, at_provider, provider_order_id, &viewer.actor())
+        .await
+    {
+        Ok(status) => Flash::ok(format!("Submission settled: {}", status.label())),
+        Err(e) => Flash::err(format!("Not settled: {e}")),
     };
     viewer.redirect(&back(id), flash)
 }

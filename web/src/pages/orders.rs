@@ -153,9 +153,19 @@ fn row(o: &OrderRow, thumb: Option<String>, now: DateTime<Utc>) -> AnyView {
     let reason = submit_reason(d);
     let submit = ui::submit_tone(label).map(|tone| {
         let line = reason.clone().filter(|_| label == "Failed");
+        let pop_id = format!("why-{id}");
         view! {
             {ui::badge_with_reason(label, tone, reason.clone())}
-            {line.map(|l| { let t = l.clone(); view! { <span class="reason muted" title=t>{l}</span> } })}
+            {line.map(|l| {
+                let t = l.clone();
+                let full = l.clone();
+                let target = pop_id.clone();
+                view! {
+                    <span class="reason muted" title=t>{l}</span>
+                    <button type="button" class="link small" popovertarget=target.clone()>"Why?"</button>
+                    <div popover="" id=target class="popover">{full}</div>
+                }
+            })}
         }
     });
     let test = d.test.then(|| ui::badge("Test", Tone::Neutral));

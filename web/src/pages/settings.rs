@@ -82,6 +82,7 @@ async fn stores_card(
                 format!("consumer key {}", s.consumer_key_hint)
             };
             let test_action = format!("/settings/stores/{}/test", s.id);
+            let hooks_action = format!("/settings/stores/{}/webhooks", s.id);
             let result = tested.filter(|t| t.store == s.id).map(test_result);
             let hours = format!("Submits {} h after import · default provider {}", s.settings.submit_after_hours, s.settings.default_provider);
             let last = s.last_webhook_at.map(|at| view! { " · last webhook "{ui::time(at, app.now())} });
@@ -91,10 +92,16 @@ async fn stores_card(
                     <p class="muted">{s.settings.url.clone()}" · "{key}{last}</p>
                     <p class="muted">{hours}</p>
                     <p>"Webhook URL: "<code>{hook}</code>" · secret "{secret}</p>
-                    <form method="post" action=test_action class="inline">
-                        {ui::csrf_field(viewer)}
-                        <button type="submit">"Test connection"</button>
-                    </form>
+                    <div class="row-actions">
+                        <form method="post" action=test_action class="inline">
+                            {ui::csrf_field(viewer)}
+                            <button type="submit">"Test connection"</button>
+                        </form>
+                        <form method="post" action=hooks_action class="inline">
+                            {ui::csrf_field(viewer)}
+                            <button type="submit">"Register webhooks in the store"</button>
+                        </form>
+                    </div>
                     {result}
                 </li>
             }
@@ -408,6 +415,44 @@ pub async fn add_user(State(app): State<Arc<App>>, viewer: Viewer, Form(form): F
         Err(e) => viewer.redirect(
             "/settings#users",
             Flash::err(format!("The user was not added: {e}")),
+        ),
+    }
+}
+
+/// `POST /settings/stores/{id}/webhooks`: register the order webhooks in the store, to this
+/// server's public address.
+pub async fn register_webhooks(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form,
+) -> Response {
+    if let Err(r) = viewer.check_csrf(&form) {
+        return r;
+    }
+    if !viewer.user.sees_store(&id) {
+        return session::not_found(Some(&viewer));
+    }
+    if app.settings.public_url.is_empty() {
+        return viewer.redirect(
+            "/settings#stores",
+            Flash::err(
+                "Set server.public_url first: the store must reach this server's webhook address.",
+            ),
+        );
+    }
+    let url = app::stores::webhook_url(&app.settings.public_url, &id);
+    match app.register_webhooks(&id, &url).await {
+        Ok(ids) => viewer.redirect(
+            "/settings#stores",
+            Flash::ok(format!(
+                "Webhooks registered in store {id} ({} new)",
+                ids.len()
+            )),
+        ),
+        Err(e) => viewer.redirect(
+            "/settings#stores",
+            Flash::err(format!("Webhooks not registered: {e}")),
         ),
     }
 }
