@@ -111,21 +111,3 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         Ok(Form(Fields::parse(&bytes)))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repeated_fields_keep_every_value_and_ids_skip_junk() {
-        let f = Fields::parse(b"ids=3&ids=x&ids=4,5&ids=3&status=on-hold&status=");
-        assert_eq!(f.ids("ids"), vec![3, 4, 5]);
-        assert_eq!(f.all("status"), vec!["on-hold".to_string()]);
-        assert_eq!(f.get("missing"), "");
-        assert_eq!(f.with("page", Some("2")).get("page"), "2");
-        assert_eq!(
-            f.without("status", "on-hold").all("status"),
-            Vec::<String>::new()
-        );
-    }
-}

@@ -150,15 +150,3 @@ pub async fn print_files(app: &Arc<App>, viewer: &Viewer, ids: &[i64]) -> Respon
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_safe() {
-        assert_eq!(safe_name_part("MUG/11oz é"), "MUG_11oz__");
-        assert_eq!(safe_name_part(".."), "x");
-        assert_eq!(safe_name_part("1042"), "1042");
-    }
-}
