@@ -190,9 +190,17 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
-/// Constant-time comparison (CSRF tokens).
+/// Constant-time comparison (CSRF tokens): both are hashed first, so neither the time nor the
+/// lengths tell how much of a guess was right.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    ring::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+    let (x, y) = (
+        sha2::Sha256::digest(a.as_bytes()),
+        sha2::Sha256::digest(b.as_bytes()),
+    );
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 /// API tokens carry a prefix so a leaked one is recognisable in logs and scanners.
@@ -434,7 +442,11 @@ impl App {
 
     /// The user an API token belongs to.
     pub async fn user_for_token(&self, token: &str) -> Result<Option<User>, AppError> {
-        match self.db.user_for_token(&token_hash(token), self.now()).await? {
+        match self
+            .db
+            .user_for_token(&token_hash(token), self.now())
+            .await?
+        {
             Some(row) => Ok(Some(User::from_row(row)?)),
             None => Ok(None),
         }
@@ -463,7 +475,10 @@ mod tests {
     #[test]
     fn a_password_verifies_against_its_hash_only() {
         let hash = hash_password("correct horse");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("correct horsE", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
@@ -476,6 +491,9 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_eq!(token_hash(&a).len(), 64);
         assert_ne!(token_hash(&a), a);
+        assert!(same_secret(&a, &a.clone()));
+        assert!(!same_secret(&a, &a[1..]));
+        assert!(!same_secret("", &a));
     }
 
     #[test]

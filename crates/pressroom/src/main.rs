@@ -13,6 +13,7 @@ mod order_cmd;
 mod render_cmd;
 mod roles;
 mod store_cmd;
+mod user_cmd;
 mod webhook_cmd;
 
 use std::path::PathBuf;
@@ -60,6 +61,12 @@ enum Command {
     /// deliveries, test).
     #[command(subcommand)]
     Webhook(webhook_cmd::WebhookCommand),
+    /// Users of the web UI and the API: add (the first admin too), list, passwd, stores, remove.
+    #[command(subcommand)]
+    User(user_cmd::UserCommand),
+    /// API bearer tokens: create, list, revoke.
+    #[command(subcommand)]
+    Token(user_cmd::TokenCommand),
     /// Print a new key for `secrets.key` (store credentials are sealed with it).
     SecretsKey,
     /// Print the effective configuration (secrets hidden).
@@ -101,6 +108,8 @@ fn main() -> ExitCode {
                 Command::Provider(cmd) => coordinator_cmd::provider(config, cmd),
                 Command::Import(args) => store_cmd::import(config, args),
                 Command::Webhook(cmd) => webhook_cmd::webhook(config, cmd),
+                Command::User(cmd) => user_cmd::user(config, cmd),
+                Command::Token(cmd) => user_cmd::token(config, cmd),
                 Command::Render(_) | Command::SecretsKey => unreachable!("handled above"),
             };
             match result {

@@ -20,6 +20,14 @@ pub struct ServeArgs {
     /// Do not run a worker in this process.
     #[arg(long)]
     no_worker: bool,
+    /// Run the demo: a fresh SQLite database and files folder under `<data_dir>/demo`, a
+    /// simulated WooCommerce store placing a personalized order every few seconds, the
+    /// Sandbox provider with a two-minute countdown, and demo logins (printed).
+    #[arg(long)]
+    demo: bool,
+    /// Seconds between the demo store's orders.
+    #[arg(long, default_value_t = 8, requires = "demo")]
+    demo_every: u64,
 }
 
 #[derive(Args)]
@@ -176,7 +184,28 @@ fn shutdown_on_signals() -> CancellationToken {
     token
 }
 
+/// The demo's configuration: the embedded default in a fresh `<data_dir>/demo`, whatever the
+/// configuration named, so trying the demo never touches real data.
+fn demo_config(mut config: Config) -> Result<Config> {
+    let dir = config.data_dir.join("demo");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("start the demo afresh: remove {}", dir.display()))?;
+    }
+    config.data_dir = dir;
+    config.database.url = String::new();
+    config.files.kind = "local".into();
+    config.files.root = std::path::PathBuf::new();
+    demo::adjust_settings(&mut config.app);
+    Ok(config)
+}
+
 pub fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
+    let config = if args.demo {
+        demo_config(config)?
+    } else {
+        config
+    };
     init_logging(&config);
     runtime()?.block_on(async {
         let app = open_app(&config).await?;
@@ -184,9 +213,30 @@ pub fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("listen on {listen}"))?;
+        let addr = listener.local_addr()?;
         // The first line on stdout names the address (tests and scripts bind port 0).
-        println!("listening on http://{}", listener.local_addr()?);
+        println!("listening on http://{addr}");
         let shutdown = shutdown_on_signals();
+        if args.demo {
+            // The simulated store delivers its webhooks here, on this machine.
+            let base = format!("http://127.0.0.1:{}", addr.port());
+            let store = Arc::new(demo::Demo::start(&app, &base).await?);
+            println!(
+                "Pressroom demo: open http://127.0.0.1:{}/ and sign in as {} / {} (admin) or \
+                 {} / {} (the demo store's merchant). A new order arrives every {} s; data in {}",
+                addr.port(),
+                demo::ADMIN.0,
+                demo::ADMIN.1,
+                demo::MERCHANT.0,
+                demo::MERCHANT.1,
+                args.demo_every,
+                config.data_dir.display()
+            );
+            tokio::spawn(store.run(
+                Duration::from_secs(args.demo_every.max(1)),
+                shutdown.clone(),
+            ));
+        }
         if config.server.embedded_worker && !args.no_worker {
             sweep_staging(&app).await;
         }

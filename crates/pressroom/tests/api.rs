@@ -18,6 +18,9 @@ struct Role {
     _dir: tempfile::TempDir,
     /// Kept open so the process never writes to a closed pipe.
     _stdout: BufReader<ChildStdout>,
+    /// An admin's API token, made with `pressroom user add` and `pressroom token create`
+    /// before the role started.
+    token: String,
 }
 
 impl Role {
@@ -27,6 +30,24 @@ impl Role {
         let dir = tempfile::tempdir().expect("temporary folder");
         let config_path = dir.path().join("pressroom.toml");
         std::fs::write(&config_path, config_toml(dir.path())).expect("write the configuration");
+        let added = pressroom(&config_path)
+            .args(["user", "add", "admin", "--role", "admin"])
+            .env("PRESSROOM_PASSWORD", "admin-password")
+            .current_dir(dir.path())
+            .output()
+            .expect("run pressroom user add");
+        assert!(added.status.success(), "user add: {added:?}");
+        let created = pressroom(&config_path)
+            .args(["token", "create", "admin"])
+            .current_dir(dir.path())
+            .output()
+            .expect("run pressroom token create");
+        assert!(created.status.success(), "token create: {created:?}");
+        let token = String::from_utf8(created.stdout)
+            .expect("UTF-8")
+            .trim()
+            .to_string();
+        assert!(token.starts_with("prt_"), "{token:?}");
         let log = std::fs::File::create(dir.path().join("role.log")).expect("log file");
         let mut cmd = pressroom(&config_path);
         cmd.args(args)
@@ -49,6 +70,7 @@ impl Role {
             base,
             _dir: dir,
             _stdout: stdout,
+            token,
         }
     }
 
@@ -134,9 +156,14 @@ async fn serve_starts_answers_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(ready, json!({"database": "ok", "files": "ok"}));
 
-    // The API answers in its documented shape.
+    // The API wants a caller.
+    let resp = http.get(serve.url("/api/v1/orders")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // With the token, it answers in its documented shape.
     let resp = http
         .post(serve.url("/api/v1/orders"))
+        .bearer_auth(&serve.token)
         .body("this is not an order")
         .send()
         .await
@@ -146,6 +173,7 @@ async fn serve_starts_answers_and_stops_on_sigterm() {
     assert_eq!(body["error"]["code"], "woo_json", "{body}");
     let list: Value = http
         .get(serve.url("/api/v1/orders"))
+        .bearer_auth(&serve.token)
         .send()
         .await
         .unwrap()

@@ -70,7 +70,19 @@ async fn main() {
     );
     let shutdown = CancellationToken::new();
     tokio::spawn(server::run(listener, app.clone(), shutdown.clone()));
-    let http = reqwest::Client::new();
+    app.add_user("bench", "bench-password", app::auth::Role::Admin, &[])
+        .await
+        .expect("a user");
+    let token = app.create_token("bench", "bench").await.expect("a token");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let body = |names: &str| {
         json!({
             "values": {"names": names, "year": "2026"},

@@ -33,6 +33,22 @@ pub struct Caller {
     pub session: Option<Session>,
 }
 
+impl Caller {
+    /// Who the history names for what this caller does.
+    pub fn actor(&self) -> domain::Actor {
+        domain::Actor::Merchant(self.user.username.clone())
+    }
+
+    /// Refuse a store this caller may not see, as if it did not exist.
+    pub fn require_store(&self, store_id: &str) -> Result<(), ApiError> {
+        if self.user.sees_store(store_id) {
+            Ok(())
+        } else {
+            Err(not_found("store", store_id))
+        }
+    }
+}
+
 /// The value of a cookie in the request.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -80,13 +96,10 @@ pub async fn caller(app: &App, headers: &HeaderMap) -> Result<Option<Caller>, ap
             .unwrap_or("")
             .trim();
         // A wrong token is a failure, not a fall-back to the cookie.
-        return Ok(app
-            .user_for_token(token)
-            .await?
-            .map(|user| Caller {
-                user,
-                session: None,
-            }));
+        return Ok(app.user_for_token(token).await?.map(|user| Caller {
+            user,
+            session: None,
+        }));
     }
     let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
         return Ok(None);
@@ -120,7 +133,9 @@ pub(crate) async fn require_caller(
 ) -> Response {
     let caller = match caller(&app, request.headers()).await {
         Ok(Some(c)) => c,
-        Ok(None) => return ApiError::from(app::AppError::from(AuthError::Unauthenticated)).into_response(),
+        Ok(None) => {
+            return ApiError::from(app::AppError::from(AuthError::Unauthenticated)).into_response();
+        }
         Err(e) => return ApiError::from(e).into_response(),
     };
     if let Some(session) = &caller.session
@@ -154,7 +169,9 @@ pub(crate) async fn may_see(app: &App, user: &User, path: &str) -> Result<(), Ap
     }
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["api", "v1", "providers", ..] | ["api", "v1", "webhooks", ..] | ["api", "v1", "users", ..] => {
+        ["api", "v1", "providers", ..]
+        | ["api", "v1", "webhooks", ..]
+        | ["api", "v1", "users", ..] => {
             Err(ApiError::from(app::AppError::from(AuthError::Forbidden(
                 "provider accounts, webhooks and users are managed by an admin".into(),
             ))))
@@ -212,7 +229,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
-            "a=1; pressroom_session_x=2; pressroom_session=tok".parse().unwrap(),
+            "a=1; pressroom_session_x=2; pressroom_session=tok"
+                .parse()
+                .unwrap(),
         );
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("tok"));
         assert_eq!(cookie(&headers, "b"), None);

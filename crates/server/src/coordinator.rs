@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use domain::{Actor, ShipmentItem, ShipmentUpdate, SubmitTrigger};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -69,13 +70,19 @@ pub(crate) struct BulkAnswer {
 /// `POST /api/v1/orders/bulk-submit` with `{"order_ids": [..]}`: what happened to each.
 pub(crate) async fn bulk_submit(
     State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     axum::Json(body): axum::Json<BulkBody>,
 ) -> ApiResult<axum::Json<BulkAnswer>> {
     if body.order_ids.is_empty() || body.order_ids.len() > 5000 {
         return Err(app::AppError::Invalid("send 1 to 5,000 order ids".into()).into());
     }
+    // Another merchant's order is refused like one that does not exist, before anything is
+    // submitted.
+    for id in &body.order_ids {
+        crate::auth::may_see(&app, &caller.user, &format!("/api/v1/orders/{id}")).await?;
+    }
     let results = app
-        .bulk_submit(&body.order_ids, &merchant())
+        .bulk_submit(&body.order_ids, &caller.actor())
         .await
         .into_iter()
         .map(|(order_id, answer)| SubmitResult { order_id, answer })
@@ -226,8 +233,11 @@ pub(crate) struct TestOrderBody {
 /// `POST /api/v1/orders/test` with `{"template": "mug"}`: a test order with sample values.
 pub(crate) async fn test_order(
     State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     axum::Json(body): axum::Json<TestOrderBody>,
 ) -> ApiResult<(StatusCode, axum::Json<serde_json::Value>)> {
+    // Test orders are filed under the default store.
+    caller.require_store(&app.settings.store_id)?;
     if !app.templates.exists(&body.template) {
         return Err(app::AppError::NotFound(format!("no template {:?}", body.template)).into());
     }

@@ -12,14 +12,21 @@ use axum::response::{IntoResponse, Response};
 use domain::Actor;
 use serde::Deserialize;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::views;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-pub(crate) async fn add_order(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn add_order(
+    State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    // Orders sent here are filed under the default store.
+    caller.require_store(&app.settings.store_id)?;
     let source = ImportSource {
-        actor: Actor::Merchant("api".into()),
+        actor: caller.actor(),
         local_files: None,
     };
     let imported = app.import_order(&body, &source).await?;
@@ -52,14 +59,20 @@ fn default_limit() -> i64 {
 
 pub(crate) async fn list_orders(
     State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Query(page): Query<Page>,
 ) -> ApiResult<axum::Json<api::OrderPage>> {
-    let rows = app
+    let page = app
         .db
-        .list_orders(page.limit.clamp(1, 500), page.offset.max(0))
+        .order_list(&storage::OrderQuery {
+            stores: caller.user.store_scope(),
+            limit: page.limit.clamp(1, 500),
+            offset: page.offset.max(0),
+            ..storage::OrderQuery::default()
+        })
         .await?;
     Ok(axum::Json(api::OrderPage {
-        orders: rows.iter().map(views::order_summary).collect(),
+        orders: page.orders.iter().map(views::order_summary).collect(),
     }))
 }
 

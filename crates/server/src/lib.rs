@@ -180,5 +180,5 @@ pub async fn serve_router(
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    .await
 }

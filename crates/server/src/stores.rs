@@ -8,14 +8,18 @@ use app::stores::{StoreInput, StoreSummary};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 type ApiResult<T> = Result<T, ApiError>;
 
 pub(crate) async fn list_stores(
     State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
 ) -> ApiResult<axum::Json<Vec<StoreSummary>>> {
-    Ok(axum::Json(app.store_summaries().await?))
+    let mut stores = app.store_summaries().await?;
+    stores.retain(|s| caller.user.sees_store(&s.id));
+    Ok(axum::Json(stores))
 }
 
 pub(crate) async fn get_store(
@@ -27,8 +31,12 @@ pub(crate) async fn get_store(
 
 pub(crate) async fn put_store(
     State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     axum::Json(input): axum::Json<StoreInput>,
 ) -> ApiResult<(StatusCode, axum::Json<StoreSummary>)> {
+    // A merchant changes their own stores; connecting a new one is an admin's (who then
+    // gives it to the merchant with `pressroom user stores`).
+    caller.require_store(&input.id)?;
     Ok((StatusCode::CREATED, axum::Json(app.put_store(input).await?)))
 }
 

@@ -235,7 +235,10 @@ mod tests {
             ..OrderQuery::default()
         };
         let (sql, params) = where_clause(&q);
-        assert!(sql.contains("id = $3") && sql.contains("store_order_id = $3"), "{sql}");
+        assert!(
+            sql.contains("id = $3") && sql.contains("store_order_id = $3"),
+            "{sql}"
+        );
         assert_eq!(params.len(), 3);
         let q = OrderQuery {
             search: "50%_off".into(),

@@ -26,10 +26,10 @@ pub use outbound::{
 pub use providers::{ProviderAccountRow, ProviderWebhookRow};
 pub use queue::{ClaimedJob, Enqueued, FailOutcome, JobRow, JobState, NewJob, QueueCounts};
 pub use repo::{NewRender, OrderRow, RenderRow, TemplateRow};
-pub use users::{SessionRow, TokenRow, UserRow};
 pub use stores::{
     DeliveryRow, ImportProgress, ImportRow, NewDelivery, NewOutbox, OutboxRow, StoreRow,
 };
+pub use users::{SessionRow, TokenRow, UserRow};
 
 /// `($1, $2, …), ($n+1, …)`: the VALUES of a multi-row INSERT of `rows` rows of `cols`
 /// parameters each (both dialects number parameters the same way).

@@ -163,12 +163,13 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(millis(now))
-            .bind(user_id)
-            .execute(&mut *tx.tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(millis(now))
+                .bind(user_id)
+                .execute(&mut *tx.tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound {
                 what: "user",
@@ -183,7 +184,11 @@ impl Db {
     }
 
     /// Replace the stores a merchant owns.
-    pub async fn set_user_stores(&self, user_id: i64, stores: &[String]) -> Result<(), StorageError> {
+    pub async fn set_user_stores(
+        &self,
+        user_id: i64,
+        stores: &[String],
+    ) -> Result<(), StorageError> {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM user_stores WHERE user_id = $1")
             .bind(user_id)

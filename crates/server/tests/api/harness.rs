@@ -10,6 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+/// The API token of the admin every test server has; [`client`] sends it.
+pub const ADMIN_TOKEN: &str = "prt_api-test-admin-token";
+
 /// The secret the server signs provider URLs with (`files.url_secret`).
 pub const URL_SECRET: &str = "api-test-url-secret";
 
@@ -118,6 +121,19 @@ impl Server {
                 .expect("app")
                 .with_secret_key(secret_key()),
         );
+        let admin = app
+            .add_user("admin", "admin-password", app::auth::Role::Admin, &[])
+            .await
+            .expect("add the admin");
+        app.db
+            .create_token(
+                admin.id,
+                "tests",
+                &app::auth::token_hash(ADMIN_TOKEN),
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("the admin's token");
         let shutdown = CancellationToken::new();
         if worker {
             let mut opts = WorkerOptions::new("api-test");
@@ -154,7 +170,24 @@ impl Drop for Server {
     }
 }
 
+/// An HTTP client that calls as the admin ([`ADMIN_TOKEN`]).
 pub fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {ADMIN_TOKEN}")
+            .parse()
+            .expect("a header value"),
+    );
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .default_headers(headers)
+        .build()
+        .expect("HTTP client")
+}
+
+/// An HTTP client without credentials.
+pub fn anonymous_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

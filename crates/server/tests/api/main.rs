@@ -4,6 +4,7 @@
 //! over HTTP only. Customers' photos come from a tiny HTTP server in the test on 127.0.0.1,
 //! which `app.fetch.allow_hosts` lets through.
 
+mod auth;
 mod edit;
 mod errors;
 mod flow;
