@@ -244,7 +244,9 @@ pub fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
             let opts = worker_options(&config, None, None);
             tokio::spawn(Worker::new(app.clone(), opts).run(shutdown.clone()))
         });
-        server::run(listener, app.clone(), shutdown.clone()).await?;
+        // The JSON API and the web UI on one address.
+        let router = server::router(app.clone()).merge(web::router(app.clone()));
+        server::serve_router(listener, router, shutdown.clone()).await?;
         if let Some(w) = worker {
             w.await?;
         }

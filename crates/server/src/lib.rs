@@ -167,6 +167,23 @@ pub async fn run_metrics(
     serve_router(listener, metrics_router(app), shutdown).await
 }
 
+/// Say how long the server took to produce an answer's head (`Server-Timing: total;dur=…`),
+/// for browsers' developer tools and the benchmarks; a handler's own timing is kept.
+async fn server_timing(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    if !response.headers().contains_key("server-timing") {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("total;dur={ms:.1}")) {
+            response.headers_mut().insert("server-timing", v);
+        }
+    }
+    response
+}
+
 /// Serve any router (the API merged with the web UI, say) until `shutdown` is cancelled, with
 /// the peer's address available to handlers.
 pub async fn serve_router(
@@ -175,6 +192,7 @@ pub async fn serve_router(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     // The peer's address reaches handlers (the login throttle counts per address).
+    let router = router.layer(axum::middleware::from_fn(server_timing));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
