@@ -680,6 +680,23 @@ async fn bulk_submit_confirms_then_answers_per_order() {
     assert!(done.body.contains("#1001"));
     assert!(!done.body.contains("#2002"));
     assert!(done.body.contains("What happened to each order"));
+
+    // "Submit all matching" posts the filter; the merchant's scope still applies.
+    let all = send(
+        &ui,
+        post(
+            "/orders/bulk-submit",
+            &merchant.cookie,
+            &[("csrf", &merchant.csrf), ("all", "status=processing")],
+        ),
+    )
+    .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert!(all.body.contains("Submit 1 order?"), "{}", all.body);
+    assert!(
+        all.body
+            .contains("name=\"all\" value=\"status=processing\"")
+    );
 }
 
 #[tokio::test]

@@ -104,7 +104,7 @@ fn item_card(
 ) -> AnyView {
     let mut renders: Vec<&api::RenderView> =
         v.renders.iter().filter(|r| r.item_id == item.id).collect();
-    renders.sort_by(|a, b| b.version.cmp(&a.version));
+    renders.sort_by_key(|r| std::cmp::Reverse(r.version));
     let latest = renders.first().copied();
     let number = v.order.number.clone();
     let heading = format!("{} × {}", item.quantity, item.name);
@@ -156,8 +156,7 @@ fn item_card(
     let job = v
         .jobs
         .iter()
-        .filter(|j| j.kind == app::RENDER_JOB)
-        .next_back()
+        .rfind(|j| j.kind == app::RENDER_JOB)
         .filter(|j| j.state == "queued" || j.state == "running" || j.state == "dead")
         .map(|j| match j.state.as_str() {
             "dead" => ui::badge_with_reason("Render failed", Tone::Critical, j.last_error.clone()),
