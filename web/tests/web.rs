@@ -788,6 +788,43 @@ async fn the_import_form_and_progress_page_render() {
     .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(a.body.contains("is not an order ID"));
+
+    // A running import's page refreshes itself and shows a labelled progress bar; another
+    // merchant's import is not found.
+    let now = ui.app.now();
+    let mine = ui
+        .app
+        .db
+        .start_import(
+            "shop-a",
+            &serde_json::json!({"scope": "all"}),
+            "merchant:merchant",
+            now,
+        )
+        .await
+        .unwrap();
+    let theirs = ui
+        .app
+        .db
+        .start_import(
+            "shop-b",
+            &serde_json::json!({"scope": "all"}),
+            "merchant:other",
+            now,
+        )
+        .await
+        .unwrap();
+    let page = send(&ui, get(&format!("/imports/{mine}"), &merchant.cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("http-equiv=\"refresh\" content=\"3\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<label for=\"import-progress\">"));
+    assert!(page.body.contains("<progress id=\"import-progress\""));
+    let other = send(&ui, get(&format!("/imports/{theirs}"), &merchant.cookie)).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
