@@ -897,3 +897,100 @@ async fn print_files_stream_as_a_zip_of_the_orders_the_user_may_see() {
     assert!(!a.body.contains("PNG"));
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn placing_and_submitting_a_test_order_disables_the_submit_button() {
+    let ui = setup().await;
+    let admin = login(&ui, "admin", "admin-password").await;
+    let a = send(
+        &ui,
+        post(
+            "/orders/test",
+            &admin.cookie,
+            &[("csrf", &admin.csrf), ("template", "name-tag")],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id: i64 = a
+        .location()
+        .trim_start_matches("/orders/")
+        .parse()
+        .expect("the new order's page");
+    assert!(ui.app.db.get_order(id).await.unwrap().order.test);
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut opts = app::WorkerOptions::new("web-test");
+    opts.poll = std::time::Duration::from_millis(50);
+    tokio::spawn(app::Worker::new(ui.app.clone(), opts).run(shutdown.clone()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while ui.app.db.renders(id).await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the render did not finish"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Without confirm: the confirmation page, nothing submitted.
+    let confirm = send(
+        &ui,
+        post(
+            &format!("/orders/{id}/submit"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.body.contains("Submit order #TEST-"));
+    assert_eq!(
+        ui.app.db.get_order(id).await.unwrap().order.submit_status,
+        domain::SubmitStatus::Blank
+    );
+    let done = send(
+        &ui,
+        post(
+            &format!("/orders/{id}/submit"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf), ("confirm", "1")],
+        ),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let flash = cookie_value(&done.cookies(), "pressroom_flash").expect("flash");
+    assert!(flash.starts_with("ok."), "{flash}");
+    assert!(
+        ui.app
+            .db
+            .get_order(id)
+            .await
+            .unwrap()
+            .order
+            .submit_status
+            .design_locked()
+    );
+    let page = send(&ui, get(&format!("/orders/{id}"), &admin.cookie)).await;
+    assert!(
+        page.body
+            .contains("disabled class=\"primary\">Submitting to sandbox")
+            || page
+                .body
+                .contains("disabled class=\"primary\">Submitted to sandbox"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Edit design"), "the design is locked");
+    // A second submit is refused, and says so.
+    let again = send(
+        &ui,
+        post(
+            &format!("/orders/{id}/submit"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf), ("confirm", "1")],
+        ),
+    )
+    .await;
+    let flash = cookie_value(&again.cookies(), "pressroom_flash").expect("flash");
+    assert!(flash.starts_with("err."), "{flash}");
+    shutdown.cancel();
+}

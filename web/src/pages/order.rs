@@ -544,7 +544,12 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
             .submit_status
             .at
             .map(|at| format!(" on {}", at.format("%b %-d, %Y")));
-        let label = format!("Submitted to {provider}{}", when.unwrap_or_default());
+        let verb = match o.submit_status.state.as_str() {
+            "submitting" => "Submitting to",
+            "review" => "In review with",
+            _ => "Submitted to",
+        };
+        let label = format!("{verb} {provider}{}", when.unwrap_or_default());
         view! { <button type="button" class="primary" disabled=true>{label}</button> }.into_any()
     } else {
         let href = format!("/orders/{id}/submit");
