@@ -563,7 +563,6 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
         );
         view! { <a class="button" href=href rel="noreferrer noopener" target="_blank">"Edit order"</a> }
     });
-    let zip = format!("/orders/print-files.zip?ids={id}");
     let cancellable = !matches!(
         o.status.kind.as_str(),
         "cancelled" | "completed" | "refunded"
@@ -575,7 +574,10 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
     let actions = view! {
         {edit_order}
         {cancel}
-        <a class="button" href=zip>"Download print files"</a>
+        <form method="get" action="/orders/print-files.zip" class="inline">
+            <input type="hidden" name="ids" value=id.to_string() />
+            <button type="submit">"Download print files"</button>
+        </form>
         {submit}
     }
     .into_any();
