@@ -159,8 +159,8 @@ function importProgress() {
   if (!box || box.dataset.state !== "running") return;
   const progress = box.querySelector("progress");
   const counts = box.querySelector("[data-import-counts]");
-  // The page refreshes itself without JS; with JS, poll quietly instead.
-  document.querySelector('meta[http-equiv="refresh"]')?.remove();
+  // The page also refreshes itself every 3 s (meta refresh), so a failing poll never
+  // leaves it stuck; polling only shows the counts in between.
   const poll = async () => {
     try {
       const resp = await fetch(box.dataset.import, { credentials: "same-origin" });
