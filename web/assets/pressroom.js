@@ -67,7 +67,7 @@ function livePreview() {
   const query = () => {
     const params = new URLSearchParams();
     for (const [k, v] of new FormData(form)) {
-      if (k.startsWith("v.") || k.startsWith("p.")) params.append(k, v);
+      if (k !== "csrf" && typeof v === "string") params.append(k, v);
     }
     return params.toString();
   };
@@ -81,16 +81,18 @@ function livePreview() {
     form.dataset.state = "loading";
     if (state) state.textContent = "Updating…";
     try {
-      const resp = await fetch(`${url}?${q}`, { signal: mine.signal, credentials: "same-origin" });
+      // Fetch (abortable) into the HTTP cache, then show the same URL once decoded: the
+      // image's address stays the preview URL with the typed values.
+      const src = `${url}?${q}`;
+      const resp = await fetch(src, { signal: mine.signal, credentials: "same-origin" });
       if (!resp.ok) throw new Error(`preview ${resp.status}`);
-      const blob = await resp.blob();
+      await resp.blob();
+      if (mine !== controller) return;
       const next = new Image();
-      next.src = URL.createObjectURL(blob);
+      next.src = src;
       await next.decode();
       if (mine !== controller) return;
-      const old = img.src;
-      img.src = next.src;
-      if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+      img.src = src;
       img.dataset.rev = String(Number(img.dataset.rev || "0") + 1);
       lastQuery = q;
       if (state) state.textContent = "Preview";
@@ -157,8 +159,8 @@ function importProgress() {
   if (!box || box.dataset.state !== "running") return;
   const progress = box.querySelector("progress");
   const counts = box.querySelector("[data-import-counts]");
-  // The page refreshes itself without JS; with JS, poll quietly instead.
-  document.querySelector('meta[http-equiv="refresh"]')?.remove();
+  // The page also refreshes itself every 3 s (meta refresh), so a failing poll never
+  // leaves it stuck; polling only shows the counts in between.
   const poll = async () => {
     try {
       const resp = await fetch(box.dataset.import, { credentials: "same-origin" });

@@ -16,6 +16,10 @@
 //! another merchant's order is "not found", like one that does not exist.
 
 #![forbid(unsafe_code)]
+// Handlers answer refusals (a redirect to the login page, a 403 or 404 page) as the error of
+// a `Result<_, Response>`: that is the response itself, once per request, so its size is no
+// cost worth boxing for.
+#![allow(clippy::result_large_err)]
 
 pub mod assets;
 pub mod form;

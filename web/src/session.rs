@@ -249,7 +249,7 @@ pub fn error_page(viewer: Option<&Viewer>, e: &AppError) -> Response {
     let (title, text) = match status {
         StatusCode::NOT_FOUND => (
             "Not found",
-            "There is nothing here, or it is not yours to see. Check the address or go back to the orders."
+            "Page not found: there is nothing here, or it is not yours to see. Check the address or go back to the orders."
                 .to_string(),
         ),
         StatusCode::FORBIDDEN => ("Not allowed", e.to_string()),

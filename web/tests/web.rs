@@ -531,7 +531,7 @@ async fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() 
                 ("store", "shop-a".into()),
                 ("carrier", "UPS".into()),
                 ("tracking_number", "1Z".into()),
-                ("v.name", "Changed".into()),
+                ("name", "Changed".into()),
             ];
             if let Some(tok) = token {
                 form.push(("csrf", tok.into()));
@@ -602,7 +602,7 @@ async fn the_editor_previews_unsaved_values_and_saves_a_new_version() {
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains("name=\"v.name\""), "{}", page.body);
+    assert!(page.body.contains("name=\"name\""), "{}", page.body);
     assert!(page.body.contains("data-preview=\"\""));
     assert!(page.body.contains("data-rev=\"0\""));
     assert!(page.body.contains("Update preview"));
@@ -610,7 +610,7 @@ async fn the_editor_previews_unsaved_values_and_saves_a_new_version() {
     let img = send(
         &ui,
         get(
-            &format!("/orders/{t}/items/1/preview.jpg?v.name=Zo%C3%A9"),
+            &format!("/orders/{t}/items/1/preview.jpg?name=Zo%C3%A9"),
             &admin.cookie,
         ),
     )
@@ -618,7 +618,7 @@ async fn the_editor_previews_unsaved_values_and_saves_a_new_version() {
     assert_eq!(img.status, StatusCode::OK, "{}", img.body);
     assert_eq!(img.headers[header::CONTENT_TYPE], "image/jpeg");
     let etag = img.headers[header::ETAG].to_str().unwrap().to_string();
-    let again = Request::get(format!("/orders/{t}/items/1/preview.jpg?v.name=Zo%C3%A9"))
+    let again = Request::get(format!("/orders/{t}/items/1/preview.jpg?name=Zo%C3%A9"))
         .header(header::COOKIE, &admin.cookie)
         .header(header::IF_NONE_MATCH, &etag)
         .body(Body::empty())
@@ -630,7 +630,7 @@ async fn the_editor_previews_unsaved_values_and_saves_a_new_version() {
         post(
             &format!("/orders/{t}/items/1/edit"),
             &admin.cookie,
-            &[("csrf", &admin.csrf), ("v.name", "Zoé")],
+            &[("csrf", &admin.csrf), ("name", "Zoé")],
         ),
     )
     .await;
@@ -680,6 +680,23 @@ async fn bulk_submit_confirms_then_answers_per_order() {
     assert!(done.body.contains("#1001"));
     assert!(!done.body.contains("#2002"));
     assert!(done.body.contains("What happened to each order"));
+
+    // "Submit all matching" posts the filter; the merchant's scope still applies.
+    let all = send(
+        &ui,
+        post(
+            "/orders/bulk-submit",
+            &merchant.cookie,
+            &[("csrf", &merchant.csrf), ("all", "status=processing")],
+        ),
+    )
+    .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert!(all.body.contains("Submit 1 order?"), "{}", all.body);
+    assert!(
+        all.body
+            .contains("name=\"all\" value=\"status=processing\"")
+    );
 }
 
 #[tokio::test]
@@ -771,6 +788,43 @@ async fn the_import_form_and_progress_page_render() {
     .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(a.body.contains("is not an order ID"));
+
+    // A running import's page refreshes itself and shows a labelled progress bar; another
+    // merchant's import is not found.
+    let now = ui.app.now();
+    let mine = ui
+        .app
+        .db
+        .start_import(
+            "shop-a",
+            &serde_json::json!({"scope": "all"}),
+            "merchant:merchant",
+            now,
+        )
+        .await
+        .unwrap();
+    let theirs = ui
+        .app
+        .db
+        .start_import(
+            "shop-b",
+            &serde_json::json!({"scope": "all"}),
+            "merchant:other",
+            now,
+        )
+        .await
+        .unwrap();
+    let page = send(&ui, get(&format!("/imports/{mine}"), &merchant.cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("http-equiv=\"refresh\" content=\"3\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<label for=\"import-progress\">"));
+    assert!(page.body.contains("<progress id=\"import-progress\""));
+    let other = send(&ui, get(&format!("/imports/{theirs}"), &merchant.cookie)).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -841,5 +895,102 @@ async fn print_files_stream_as_a_zip_of_the_orders_the_user_may_see() {
     .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert!(!a.body.contains("PNG"));
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn placing_and_submitting_a_test_order_disables_the_submit_button() {
+    let ui = setup().await;
+    let admin = login(&ui, "admin", "admin-password").await;
+    let a = send(
+        &ui,
+        post(
+            "/orders/test",
+            &admin.cookie,
+            &[("csrf", &admin.csrf), ("template", "name-tag")],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id: i64 = a
+        .location()
+        .trim_start_matches("/orders/")
+        .parse()
+        .expect("the new order's page");
+    assert!(ui.app.db.get_order(id).await.unwrap().order.test);
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut opts = app::WorkerOptions::new("web-test");
+    opts.poll = std::time::Duration::from_millis(50);
+    tokio::spawn(app::Worker::new(ui.app.clone(), opts).run(shutdown.clone()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while ui.app.db.renders(id).await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the render did not finish"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Without confirm: the confirmation page, nothing submitted.
+    let confirm = send(
+        &ui,
+        post(
+            &format!("/orders/{id}/submit"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.body.contains("Submit order #TEST-"));
+    assert_eq!(
+        ui.app.db.get_order(id).await.unwrap().order.submit_status,
+        domain::SubmitStatus::Blank
+    );
+    let done = send(
+        &ui,
+        post(
+            &format!("/orders/{id}/submit"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf), ("confirm", "1")],
+        ),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let flash = cookie_value(&done.cookies(), "pressroom_flash").expect("flash");
+    assert!(flash.starts_with("ok."), "{flash}");
+    assert!(
+        ui.app
+            .db
+            .get_order(id)
+            .await
+            .unwrap()
+            .order
+            .submit_status
+            .design_locked()
+    );
+    let page = send(&ui, get(&format!("/orders/{id}"), &admin.cookie)).await;
+    assert!(
+        page.body
+            .contains("disabled class=\"primary\">Submitting to sandbox")
+            || page
+                .body
+                .contains("disabled class=\"primary\">Submitted to sandbox"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Edit design"), "the design is locked");
+    // A second submit is refused, and says so.
+    let again = send(
+        &ui,
+        post(
+            &format!("/orders/{id}/submit"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf), ("confirm", "1")],
+        ),
+    )
+    .await;
+    let flash = cookie_value(&again.cookies(), "pressroom_flash").expect("flash");
+    assert!(flash.starts_with("err."), "{flash}");
     shutdown.cancel();
 }

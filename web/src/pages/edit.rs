@@ -1,6 +1,6 @@
 //! Edit design (`/orders/{id}/items/{item}/edit`): the template's fields (text inputs, choices
 //! as selects, photos replaced by upload) beside a preview image served by
-//! `…/preview.jpg?v.<field>=…&p.<field>=<photo key>`, which calls the same preview use case as
+//! `…/preview.jpg?<field>=<value or photo key>…`, which calls the same preview use case as
 //! `POST /api/v1/templates/{id}/preview`. Without JavaScript, "Update preview" reloads the page
 //! with the typed values (GET); pressroom.js updates the image as the merchant types.
 //! "Save design" calls `App::edit_personalization` (which queues a render of the new version)
@@ -59,7 +59,8 @@ async fn load_item(app: &App, viewer: &Viewer, id: i64, item_id: i64) -> Result<
     })
 }
 
-/// The values and photos shown: the saved ones, overridden by `v.<field>` / `p.<field>`.
+/// The values and photos shown: the saved ones, overridden by `<field>=…` in the query or
+/// form (a photo field's value is a photo key).
 fn current(it: &Item, given: &Fields) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let mut values = BTreeMap::new();
     let mut photos = BTreeMap::new();
@@ -73,7 +74,7 @@ fn current(it: &Item, given: &Fields) -> (BTreeMap<String, String>, BTreeMap<Str
                     .find(|c| c.field == f.id)
                     .and_then(|c| c.object_key.clone());
                 let key = given
-                    .opt(&format!("p.{}", f.id))
+                    .opt(&f.id)
                     .filter(|k| app::edit::is_photo_key(k))
                     .map(str::to_owned)
                     .or(saved);
@@ -84,7 +85,7 @@ fn current(it: &Item, given: &Fields) -> (BTreeMap<String, String>, BTreeMap<Str
             _ => {
                 let saved = it.personalization.values.get(&f.id).cloned();
                 let v = given
-                    .opt(&format!("v.{}", f.id))
+                    .opt(&f.id)
                     .map(str::to_owned)
                     .or(saved)
                     .unwrap_or_default();
@@ -97,11 +98,8 @@ fn current(it: &Item, given: &Fields) -> (BTreeMap<String, String>, BTreeMap<Str
 
 fn preview_query(values: &BTreeMap<String, String>, photos: &BTreeMap<String, String>) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in values {
-        s.append_pair(&format!("v.{k}"), v);
-    }
-    for (k, v) in photos {
-        s.append_pair(&format!("p.{k}"), v);
+    for (k, v) in values.iter().chain(photos) {
+        s.append_pair(k, v);
     }
     s.finish()
 }
@@ -134,7 +132,7 @@ fn field_input(
     let input = match f.kind {
         FieldKind::Photo => {
             let key = photos.get(&f.id).cloned();
-            let name = format!("p.{}", f.id);
+            let name = f.id.clone();
             let shown = match &key {
                 Some(k) => format!(
                     "Photo stored ({}…); replace it below",
@@ -159,7 +157,7 @@ fn field_input(
                 .map(|a| view! { <option value=a.clone() selected={*a == chosen}>{a.clone()}</option> })
                 .collect_view();
             view! {
-                <select id=id.clone() name=format!("v.{}", f.id) disabled=locked aria-invalid=invalid aria-describedby=described.clone()>
+                <select id=id.clone() name=f.id.clone() disabled=locked aria-invalid=invalid aria-describedby=described.clone()>
                     {(!f.required).then(|| view! { <option value="">"(none)"</option> })}
                     {opts}
                 </select>
@@ -171,7 +169,7 @@ fn field_input(
             view! {
                 <input
                     id=id.clone()
-                    name=format!("v.{}", f.id)
+                    name=f.id.clone()
                     type="text"
                     value=value
                     maxlength={f.max_length.map(|m| m.to_string())}
@@ -327,7 +325,7 @@ pub async fn show(
     }
 }
 
-/// `GET /orders/{id}/items/{item}/preview.jpg?v.<field>=…&p.<field>=…`: the design with
+/// `GET /orders/{id}/items/{item}/preview.jpg?<field>=…`: the design with
 /// unsaved values, from the real renderer. Cached by the input's hash.
 pub async fn preview(
     State(app): State<Arc<App>>,
@@ -503,7 +501,7 @@ pub async fn upload(
     match app.upload_photo(id, bytes, &viewer.actor()).await {
         Ok(photo) => {
             let q = form_urlencoded::Serializer::new(String::new())
-                .append_pair(&format!("p.{field}"), &photo.key)
+                .append_pair(&field, &photo.key)
                 .finish();
             viewer.redirect(
                 &format!("{edit_url}?{q}"),

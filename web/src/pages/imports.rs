@@ -81,7 +81,7 @@ fn import_form(
                         </div>
                     </div>
                     <label class="check"><input type="radio" name="scope" value="ids" checked={scope == "ids"} />" By IDs"</label>
-                    <div class="field">
+                    <div class="field inline-fields">
                         <label for="ids">"Store order IDs, separated by commas or spaces"</label>
                         <input id="ids" name="ids" type="text" inputmode="numeric" value=given.get("ids").to_string() />
                     </div>

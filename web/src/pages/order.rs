@@ -104,7 +104,7 @@ fn item_card(
 ) -> AnyView {
     let mut renders: Vec<&api::RenderView> =
         v.renders.iter().filter(|r| r.item_id == item.id).collect();
-    renders.sort_by(|a, b| b.version.cmp(&a.version));
+    renders.sort_by_key(|r| std::cmp::Reverse(r.version));
     let latest = renders.first().copied();
     let number = v.order.number.clone();
     let heading = format!("{} × {}", item.quantity, item.name);
@@ -156,8 +156,7 @@ fn item_card(
     let job = v
         .jobs
         .iter()
-        .filter(|j| j.kind == app::RENDER_JOB)
-        .next_back()
+        .rfind(|j| j.kind == app::RENDER_JOB)
         .filter(|j| j.state == "queued" || j.state == "running" || j.state == "dead")
         .map(|j| match j.state.as_str() {
             "dead" => ui::badge_with_reason("Render failed", Tone::Critical, j.last_error.clone()),
@@ -545,7 +544,12 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
             .submit_status
             .at
             .map(|at| format!(" on {}", at.format("%b %-d, %Y")));
-        let label = format!("Submitted to {provider}{}", when.unwrap_or_default());
+        let verb = match o.submit_status.state.as_str() {
+            "submitting" => "Submitting to",
+            "review" => "In review with",
+            _ => "Submitted to",
+        };
+        let label = format!("{verb} {provider}{}", when.unwrap_or_default());
         view! { <button type="button" class="primary" disabled=true>{label}</button> }.into_any()
     } else {
         let href = format!("/orders/{id}/submit");
@@ -559,7 +563,6 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
         );
         view! { <a class="button" href=href rel="noreferrer noopener" target="_blank">"Edit order"</a> }
     });
-    let zip = format!("/orders/print-files.zip?ids={id}");
     let cancellable = !matches!(
         o.status.kind.as_str(),
         "cancelled" | "completed" | "refunded"
@@ -571,7 +574,10 @@ pub async fn show(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i6
     let actions = view! {
         {edit_order}
         {cancel}
-        <a class="button" href=zip>"Download print files"</a>
+        <form method="get" action="/orders/print-files.zip" class="inline">
+            <input type="hidden" name="ids" value=id.to_string() />
+            <button type="submit">"Download print files"</button>
+        </form>
         {submit}
     }
     .into_any();

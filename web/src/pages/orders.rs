@@ -445,12 +445,19 @@ pub async fn list(State(app): State<Arc<App>>, viewer: Viewer, uri: Uri) -> Resp
         }
         .into_any()
     };
+    // "Submit all matching" posts the filter, not ids.
+    let all_matching = (list.total > list.orders.len() as i64).then(|| {
+        let filter = q.with("page", None).with("sort", None).to_query();
+        let label = format!("Submit all {} matching", ui::thousands(list.total));
+        view! { <button type="submit" name="all" value=filter>{label}</button> }
+    });
     let bulk = view! {
         <form id="bulk" method="post" action="/orders/bulk-submit" class="bulk-bar" data-bulk="">
             {ui::csrf_field(&viewer)}
             <span data-selected-count="" aria-live="off">"Select orders below, then"</span>
             <button type="submit">"Bulk Submit"</button>
             <button type="submit" formaction="/orders/print-files.zip">"Download print files (ZIP)"</button>
+            {all_matching}
         </form>
     };
     let body = view! {
@@ -475,6 +482,31 @@ pub async fn list(State(app): State<Arc<App>>, viewer: Viewer, uri: Uri) -> Resp
         body,
     );
     viewer.page(StatusCode::OK, html)
+}
+
+/// Every order matching a dashboard filter (a query string), up to [`MAX_SELECTED`]: "Submit
+/// all matching".
+async fn matching(
+    app: &App,
+    viewer: &Viewer,
+    filter: &str,
+) -> Result<Vec<(i64, OrderRow)>, storage::StorageError> {
+    let fields = Fields::parse(filter.as_bytes()).with("page", None);
+    let (mut query, _) = order_query(viewer, &fields);
+    query.limit = 500;
+    query.offset = 0;
+    let mut out = vec![];
+    loop {
+        let page = app.db.order_list(&query).await?;
+        let n = page.orders.len();
+        out.extend(page.orders.into_iter().map(|r| (r.id, r)));
+        if n < 500 || out.len() >= MAX_SELECTED {
+            break;
+        }
+        query.offset += 500;
+    }
+    out.truncate(MAX_SELECTED);
+    Ok(out)
 }
 
 /// The selected ids this user may see (others are dropped as if they did not exist).
@@ -515,14 +547,23 @@ pub async fn bulk_submit(
     if let Err(r) = viewer.check_csrf(&form) {
         return r;
     }
-    let ids = form.ids("ids");
-    if ids.is_empty() {
-        return viewer.redirect(
-            "/orders",
-            Flash::err("Select at least one order to submit."),
-        );
-    }
-    let visible = visible_ids(&app, &viewer, &ids).await;
+    let all = form.opt("all").map(str::to_owned);
+    let visible = match &all {
+        Some(filter) => match matching(&app, &viewer, filter).await {
+            Ok(v) => v,
+            Err(e) => return session::error_page(Some(&viewer), &e.into()),
+        },
+        None => {
+            let ids = form.ids("ids");
+            if ids.is_empty() {
+                return viewer.redirect(
+                    "/orders",
+                    Flash::err("Select at least one order to submit."),
+                );
+            }
+            visible_ids(&app, &viewer, &ids).await
+        }
+    };
     if visible.is_empty() {
         return viewer.redirect(
             "/orders",
@@ -540,23 +581,32 @@ pub async fn bulk_submit(
         let skips = (!already.is_empty()).then(|| {
             view! { <p class="banner tone-attention">{format!("Already submitted, will be skipped: {}", already.join(", "))}</p> }
         });
+        let more = visible.len().saturating_sub(50);
+        let more = (more > 0).then(|| view! { <li class="muted">{format!("and {} more", ui::thousands(more as i64))}</li> });
         let list = visible
             .iter()
+            .take(50)
             .map(|(id, r)| {
                 let href = format!("/orders/{id}");
                 let text = format!("#{} · {}", r.order.number, r.order.customer.name);
                 view! { <li><a href=href>{text}</a></li> }
             })
             .collect_view();
-        let hidden = visible
-            .iter()
-            .map(|(id, _)| view! { <input type="hidden" name="ids" value=id.to_string() /> })
-            .collect_view();
+        let hidden = match &all {
+            Some(filter) => {
+                view! { <input type="hidden" name="all" value=filter.clone() /> }.into_any()
+            }
+            None => visible
+                .iter()
+                .map(|(id, _)| view! { <input type="hidden" name="ids" value=id.to_string() /> })
+                .collect_view()
+                .into_any(),
+        };
         let body = view! {
             <div class="card narrow">
                 <p>"These orders go to their providers now. A submitted order cannot be submitted again."</p>
                 {skips}
-                <ul class="plain">{list}</ul>
+                <ul class="plain">{list}{more}</ul>
                 <form method="post" action="/orders/bulk-submit" class="row-actions">
                     {ui::csrf_field(&viewer)}
                     {hidden}
