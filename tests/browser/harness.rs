@@ -109,8 +109,9 @@ pub struct Pressroom {
     child: Child,
     pub base: String,
     pub dir: tempfile::TempDir,
-    pub shop: WooSim,
-    pub other: WooSim,
+    /// The merchants' stores (kept running for the server to talk to).
+    pub _shop: WooSim,
+    pub _other: WooSim,
     _stdout: BufReader<ChildStdout>,
 }
 
@@ -127,10 +128,10 @@ fn config_toml(data_dir: &Path) -> String {
     let fetch = app
         .entry("fetch")
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    fetch
-        .as_table_mut()
-        .unwrap()
-        .insert("allow_hosts".into(), toml::Value::Array(vec!["127.0.0.1".into()]));
+    fetch.as_table_mut().unwrap().insert(
+        "allow_hosts".into(),
+        toml::Value::Array(vec!["127.0.0.1".into()]),
+    );
     config.insert("app".into(), toml::Value::Table(app));
     toml::to_string(&config).expect("serializes")
 }
@@ -189,6 +190,13 @@ impl Pressroom {
         let step = chrono::Duration::minutes(1);
         shop.seed_orders(orders, &pet_mug_order(photo_url), 1001, start, step);
         other.seed_orders(2, &pet_mug_order(photo_url), 9001, start, step);
+        // The stores map the demo SKUs to the fixture templates, as the demo configuration does.
+        let app: toml::Table = toml::from_str(&testkit::demo_app_settings()).unwrap();
+        let mut store = toml::Table::new();
+        store.insert("mapping".into(), app["mapping"].clone());
+        let store_settings = dir.path().join("store.toml");
+        std::fs::write(&store_settings, toml::to_string(&store).unwrap()).unwrap();
+        let store_settings = store_settings.display().to_string();
         let cfg = config.clone();
         let (shop_url, other_url) = (shop.url(), other.url());
         tokio::task::spawn_blocking(move || {
@@ -196,8 +204,19 @@ impl Pressroom {
                 pressroom(
                     &cfg,
                     &[
-                        "store", "add", id, "--url", url, "--consumer-key", "ck_test",
-                        "--consumer-secret", "cs_test", "--webhook-secret", "test-webhook-secret",
+                        "store",
+                        "add",
+                        id,
+                        "--url",
+                        url,
+                        "--consumer-key",
+                        "ck_test",
+                        "--consumer-secret",
+                        "cs_test",
+                        "--webhook-secret",
+                        "test-webhook-secret",
+                        "--settings",
+                        &store_settings,
                     ],
                     &[],
                 );
@@ -245,8 +264,8 @@ impl Pressroom {
             child,
             base,
             dir,
-            shop,
-            other,
+            _shop: shop,
+            _other: other,
             _stdout: stdout,
         }
     }
@@ -257,10 +276,6 @@ impl Pressroom {
 
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("pressroom.toml")
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
     }
 }
 
@@ -341,7 +356,11 @@ impl Page {
             .send_keys(password)
             .await
             .unwrap();
-        self.find("form button[type=submit]").await.click().await.unwrap();
+        self.find("form button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
         self.c
             .wait()
             .at_most(WAIT)

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use harness::*;
-use serde_json::json;
 
 /// The pet portrait's photo, served to the store's orders from 127.0.0.1.
 async fn photo_server() -> testkit::HttpStub {
@@ -50,9 +49,7 @@ async fn import_all(page: &mut Page, base: &str) {
 /// The order page of the dashboard row whose number is `number`.
 async fn open_order(page: &Page, base: &str, number: &str) -> i64 {
     page.goto(&format!("{base}/orders?q={number}")).await;
-    let link = page
-        .find(&format!("tbody tr a[href^='/orders/']"))
-        .await;
+    let link = page.find("tbody tr a[href^='/orders/']").await;
     let href = link.attr("href").await.unwrap().unwrap();
     link.click().await.unwrap();
     href.trim_start_matches("/orders/")
@@ -109,8 +106,12 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
     page.shot("dashboard").await;
 
     // Search and filters live in the URL: reload and Back keep them.
-    page.find("input[name=q]").await.send_keys("1002").await.unwrap();
-    page.find("form[role=search] button[type=submit], form.filters button[type=submit]")
+    page.find("input[name=q]")
+        .await
+        .send_keys("1002")
+        .await
+        .unwrap();
+    page.find("form[role=search] button[type=submit]")
         .await
         .click()
         .await
@@ -120,7 +121,11 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
     assert_eq!(rows.len(), 1, "one order matches 1002");
     page.c.refresh().await.unwrap();
     assert_eq!(
-        page.c.find_all(Locator::Css("tbody tr")).await.unwrap().len(),
+        page.c
+            .find_all(Locator::Css("tbody tr"))
+            .await
+            .unwrap()
+            .len(),
         1,
         "the search survives a reload"
     );
@@ -157,10 +162,11 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
         .await
         .unwrap();
     // Back on the order page; the new version appears when the worker has rendered it.
-    reload_until(&page, "Version 2").await;
+    reload_until(&page, "Render versions (2)").await;
     page.shot("order-rerendered").await;
 
-    // The print file: a 300-DPI PNG at the template's pixel size (8.5 x 3.5 in).
+    // The print file: a 300-DPI PNG at the template's pixel size (8.5 x 3.5 in and 1/8 in of
+    // bleed on every side: 8.75 x 3.75 in).
     let print = page.find("a[href*='/print']").await;
     let href = print.attr("href").await.unwrap().unwrap();
     let bytes = reqwest::Client::new()
@@ -175,7 +181,7 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
     let decoder = png::Decoder::new(std::io::Cursor::new(bytes.to_vec()));
     let reader = decoder.read_info().expect("a PNG print file");
     let info = reader.info();
-    assert_eq!((info.width, info.height), (2550, 1050));
+    assert_eq!((info.width, info.height), (2625, 1125));
     let dims = info.pixel_dims.expect("a pHYs chunk");
     assert_eq!(dims.xppu, 11811, "300 DPI is 11811 pixels per metre");
 
@@ -185,36 +191,48 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
         .click()
         .await
         .unwrap();
-    page.wait_for_text("Paused").await;
+    page.wait_for_text("Paused (On hold)").await;
     page.shot("order-on-hold").await;
     page.find(&format!("form[action='/orders/{id}/unhold'] button"))
         .await
         .click()
         .await
         .unwrap();
-    page.find(&format!("form[action='/orders/{id}/hold'] button")).await;
+    page.find(&format!("form[action='/orders/{id}/hold'] button"))
+        .await;
 
-    // Submit once: a confirmation first, then the button is disabled with the provider named.
-    page.find(&format!("a[href='/orders/{id}/submit'], button[data-confirm]"))
+    // Submit once: a confirmation dialog first (Esc gives the focus back to the button), then
+    // the button is disabled with the provider named.
+    let submit = page
+        .find(&format!("a[href='/orders/{id}/submit'][data-dialog]"))
+        .await;
+    submit.click().await.unwrap();
+    page.find("dialog#confirm-submit[open]").await;
+    page.shot("submit-confirm").await;
+    page.c
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{e00c}")
+        .await
+        .unwrap();
+    page.find("dialog#confirm-submit:not([open])").await;
+    let focused = page.c.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("href").await.unwrap().as_deref(),
+        Some(format!("/orders/{id}/submit").as_str()),
+        "Esc closes the dialog and gives the focus back"
+    );
+    submit.click().await.unwrap();
+    page.find("dialog#confirm-submit[open] button[type=submit]")
         .await
         .click()
         .await
         .unwrap();
-    page.find("dialog[open], form[action$='/submit']").await;
-    page.shot("submit-confirm").await;
-    page.find(&format!(
-        "dialog[open] form[action='/orders/{id}/submit'] button[type=submit], \
-         main form[action='/orders/{id}/submit'] button[type=submit]"
-    ))
-    .await
-    .click()
-    .await
-    .unwrap();
     reload_until(&page, "Submitted to").await;
     let button = page.find("button[disabled]").await;
-    assert!(button.text().await.unwrap().contains("Submit"));
+    assert!(button.text().await.unwrap().contains("Submitted to"));
     page.shot("order-submitted").await;
-    let _ = json!({});
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,5 +258,99 @@ async fn a_merchant_cannot_open_another_merchants_order() {
     page.wait_for_text("not found").await;
     page.shot("boris-404").await;
     let text = page.text().await;
-    assert!(!text.contains("1001"), "nothing of anna's order shows: {text}");
+    assert!(
+        !text.contains("1001"),
+        "nothing of anna's order shows: {text}"
+    );
+    // The API, called with his session, says the same as for an order that does not exist.
+    let cookie = session_cookie(&page).await;
+    let http = reqwest::Client::new();
+    for id in [3, 999] {
+        let resp = http
+            .get(app.url(&format!("/api/v1/orders/{id}")))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "order {id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_submit_of_a_mix_reports_each_order() {
+    let photos = photo_server().await;
+    let app = Pressroom::start(3, &format!("{}/pet.jpg", photos.base_url)).await;
+    let cfg = app.config();
+    tokio::task::spawn_blocking(move || {
+        pressroom(&cfg, &["import", "--store", "shop", "--all"], &[])
+    })
+    .await
+    .unwrap();
+    let driver = Driver::start().await;
+    let mut page = Page::new(driver.session(true).await, "bulk");
+    page.login(&app.base, ANNA).await;
+
+    // One order goes first, on its own page, once its print file is there.
+    let first = open_order(&page, &app.base, "1001").await;
+    reload_until(&page, "View design").await;
+    page.goto(&app.url(&format!("/orders/{first}/submit")))
+        .await;
+    page.find(&format!(
+        "main form[action='/orders/{first}/submit'] button[type=submit]"
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    reload_until(&page, "Submitted to").await;
+    // The other two have rendered too.
+    for number in ["1002", "1003"] {
+        open_order(&page, &app.base, number).await;
+        reload_until(&page, "View design").await;
+    }
+
+    // Select all three and Bulk Submit: a confirmation naming the skip, then one result each.
+    page.goto(&app.url("/orders")).await;
+    for b in page
+        .c
+        .find_all(Locator::Css("tbody input[type=checkbox][name=ids]"))
+        .await
+        .unwrap()
+    {
+        b.click().await.unwrap();
+    }
+    page.wait_for_text("3 selected").await;
+    page.shot("selected").await;
+    page.find("form#bulk button[type=submit]:not([formaction]):not([name])")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text("Submit 3 orders?").await;
+    page.wait_for_text("Already submitted, will be skipped: #1001")
+        .await;
+    page.shot("bulk-confirm").await;
+    page.find("form[action='/orders/bulk-submit'] button[type=submit].primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text("2 submitted, 1 skipped").await;
+    page.shot("bulk-results").await;
+    let rows = page
+        .c
+        .find_all(Locator::Css("table.results tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3, "one result per order");
+    let mut results = vec![];
+    for r in rows {
+        results.push(r.text().await.unwrap());
+    }
+    assert!(
+        results
+            .iter()
+            .any(|r| r.contains("#1001") && r.to_lowercase().contains("already")),
+        "{results:?}"
+    );
 }

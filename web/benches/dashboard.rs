@@ -23,8 +23,12 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-const FIRST: [&str; 8] = ["Anna", "Boris", "Chloé", "Dmitri", "Emma", "Farah", "Günter", "Hana"];
-const LAST: [&str; 8] = ["Smith", "Jones", "Müller", "García", "Kowalski", "Tanaka", "Okafor", "Lee"];
+const FIRST: [&str; 8] = [
+    "Anna", "Boris", "Chloé", "Dmitri", "Emma", "Farah", "Günter", "Hana",
+];
+const LAST: [&str; 8] = [
+    "Smith", "Jones", "Müller", "García", "Kowalski", "Tanaka", "Okafor", "Lee",
+];
 
 /// `n` orders like the fixture name tag, half in `shop` and half in `other`, with statuses,
 /// types, submit states and customers spread as a live store's are.
@@ -65,9 +69,9 @@ async fn seed(app: &App, n: usize) {
             o.submit_status = if i % 20 >= 15 {
                 SubmitStatus::Submitted {
                     provider: "sandbox".into(),
-                    provider_order_id: format!("sb-{i}"),
+                    provider_order_id: Some(format!("sb-{i}")),
                     at: now,
-                    external_id: format!("pr{i}-1"),
+                    external_id: Some(format!("pr{i}-1")),
                 }
             } else {
                 SubmitStatus::Blank
@@ -80,7 +84,10 @@ async fn seed(app: &App, n: usize) {
         }
         tx.commit().await.unwrap();
     }
-    println!("  seeded {n} orders in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "  seeded {n} orders in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 async fn app_on(url: &str, dir: &std::path::Path) -> Arc<App> {
@@ -96,7 +103,13 @@ async fn app_on(url: &str, dir: &std::path::Path) -> Arc<App> {
     .unwrap();
     let settings: app::AppSettings =
         toml::from_str(&testkit::demo_app_settings()).expect("settings");
-    Arc::new(App::new(db, files, settings, app::system_clock()).unwrap())
+    let key = secrets::SecretKey::from_base64(&secrets::SecretKey::generate().expect("a key"))
+        .expect("a key for store credentials");
+    Arc::new(
+        App::new(db, files, settings, app::system_clock())
+            .unwrap()
+            .with_secret_key(key),
+    )
 }
 
 async fn connect(app: &App, id: &str) {
@@ -129,9 +142,14 @@ async fn run(dialect: &str, url: &str, dir: &std::path::Path, n: usize, runs: us
     connect(&app, "shop").await;
     connect(&app, "other").await;
     seed(&app, n).await;
-    app.add_user("merchant", "merchant-password", Role::Merchant, &["shop".into()])
-        .await
-        .unwrap();
+    app.add_user(
+        "merchant",
+        "merchant-password",
+        Role::Merchant,
+        &["shop".into()],
+    )
+    .await
+    .unwrap();
     app.add_user("admin", "admin-password", Role::Admin, &[])
         .await
         .unwrap();
@@ -143,7 +161,10 @@ async fn run(dialect: &str, url: &str, dir: &std::path::Path, n: usize, runs: us
     tokio::spawn(server::serve_router(listener, router, shutdown.clone()));
     let http = reqwest::Client::new();
 
-    for (who, password) in [("merchant", "merchant-password"), ("admin", "admin-password")] {
+    for (who, password) in [
+        ("merchant", "merchant-password"),
+        ("admin", "admin-password"),
+    ] {
         let session = app.login(who, password, None).await.unwrap();
         let cookie = format!("{}={}", server::auth::SESSION_COOKIE, session.token);
         for (name, query) in [
@@ -168,7 +189,10 @@ async fn run(dialect: &str, url: &str, dir: &std::path::Path, n: usize, runs: us
                 assert_eq!(resp.status(), 200, "{target}");
                 let st = server_time(&resp);
                 let html = resp.text().await.unwrap();
-                assert!(html.contains("<table") || html.contains("No orders"), "{target}");
+                assert!(
+                    html.contains("<table") || html.contains("No orders"),
+                    "{target}"
+                );
                 if k >= 3 {
                     client.push(sent.elapsed());
                     server.push(st.unwrap_or_else(|| sent.elapsed()));
@@ -206,7 +230,9 @@ async fn main() {
     }
     if dbs.contains("postgres") {
         let dir = tempfile::tempdir().unwrap();
-        let pg = testkit::PgDatabase::create().await.expect("a Postgres database");
+        let pg = testkit::PgDatabase::create()
+            .await
+            .expect("a Postgres database");
         run("Postgres", &pg.url, dir.path(), n, runs).await;
     }
 }

@@ -155,7 +155,7 @@ impl App {
         let client = self.store_client(&store)?;
         let mut progress = ImportProgress::default();
         let source = ImportSource {
-            actor: Actor::Merchant(row.actor.clone()),
+            actor: Actor::from_label(&row.actor),
             local_files: None,
         };
         let result = self

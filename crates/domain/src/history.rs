@@ -31,6 +31,19 @@ impl Actor {
             Actor::Provider(name) => format!("provider:{name}"),
         }
     }
+
+    /// The actor a [`label`](Actor::label) names; a label of no known shape is a merchant's
+    /// name as it was written.
+    pub fn from_label(label: &str) -> Actor {
+        match label.split_once(':') {
+            _ if label == "system" => Actor::System,
+            _ if label == "store" => Actor::Store,
+            Some(("worker", id)) => Actor::Worker(id.to_owned()),
+            Some(("merchant", name)) => Actor::Merchant(name.to_owned()),
+            Some(("provider", name)) => Actor::Provider(name.to_owned()),
+            _ => Actor::Merchant(label.to_owned()),
+        }
+    }
 }
 
 impl fmt::Display for Actor {

@@ -87,3 +87,18 @@ fn history_event_round_trips_with_and_without_payload() {
     assert_eq!(v["actor"], json!("system"));
     assert_eq!(v["kind"], json!("note"));
 }
+
+#[test]
+fn an_actor_comes_back_from_its_label() {
+    for actor in [
+        Actor::System,
+        Actor::Store,
+        Actor::Worker("w1".into()),
+        Actor::Merchant("anna".into()),
+        Actor::Provider("printful".into()),
+    ] {
+        assert_eq!(Actor::from_label(&actor.label()), actor);
+    }
+    // A bare name (an older row) is a merchant's.
+    assert_eq!(Actor::from_label("api"), Actor::Merchant("api".into()));
+}
