@@ -44,7 +44,7 @@ impl Driver {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
             l.local_addr().unwrap().port()
         };
-        let child = Command::new(binary)
+        let mut child = Command::new(binary)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -60,6 +60,8 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("chromedriver did not answer on {url}");
     }
 

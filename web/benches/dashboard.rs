@@ -78,7 +78,7 @@ async fn seed(app: &App, n: usize) {
             };
             o.customer.name = format!("{} {}{}", FIRST[i % 8], LAST[(i / 8) % 8], i % 997);
             o.customer.email = format!("customer{i}@example.com");
-            let store = if i % 2 == 0 { "shop" } else { "other" };
+            let store = if i.is_multiple_of(2) { "shop" } else { "other" };
             app.db.insert_order(&mut tx, store, &o, now).await.unwrap();
             i += 1;
         }
