@@ -136,7 +136,22 @@ impl FromRequestParts<Arc<App>> for Viewer {
     }
 }
 
+/// The most orders one Bulk Submit or ZIP takes.
+pub const MAX_SELECTED: usize = 5000;
+
 impl Viewer {
+    /// The selected orders this user may see, up to [`MAX_SELECTED`] (others are dropped as if
+    /// they did not exist).
+    pub async fn visible_orders(&self, app: &App, ids: &[i64]) -> Vec<(i64, storage::OrderRow)> {
+        let mut out = vec![];
+        for id in ids.iter().take(MAX_SELECTED) {
+            if let Ok(row) = app.order_for(&self.user, *id).await {
+                out.push((*id, row));
+            }
+        }
+        out
+    }
+
     /// Refuse a form without this session's CSRF token (403, nothing done).
     pub fn check_csrf(&self, form: &Fields) -> Result<(), Response> {
         if same_secret(form.get("csrf"), &self.csrf) {

@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use futures::{AsyncWriteExt as _, StreamExt as _};
 use tokio_util::io::ReaderStream;
 
-use crate::pages::orders::visible_ids;
 use crate::session::{Flash, Viewer};
 
 /// Letters, digits, `-`, `_` and `.` only (a name safe in any unzip tool and file system).
@@ -121,7 +120,7 @@ pub async fn print_files(app: &Arc<App>, viewer: &Viewer, ids: &[i64]) -> Respon
             Flash::err("Select at least one order to download."),
         );
     }
-    let visible = visible_ids(app, viewer, ids).await;
+    let visible = viewer.visible_orders(app, ids).await;
     let entries = entries(app, &visible).await;
     if entries.is_empty() {
         return viewer.redirect(

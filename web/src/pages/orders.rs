@@ -22,8 +22,7 @@ use crate::ui::{self, Chrome, Nav, Tone};
 /// Rows per page.
 pub const PAGE_SIZE: i64 = 50;
 
-/// The most orders one Bulk Submit or ZIP takes.
-pub const MAX_SELECTED: usize = 5000;
+pub use crate::session::MAX_SELECTED;
 
 /// `GET /`: the dashboard is the home page.
 pub async fn root() -> Response {
@@ -509,17 +508,6 @@ async fn matching(
     Ok(out)
 }
 
-/// The selected ids this user may see (others are dropped as if they did not exist).
-pub async fn visible_ids(app: &App, viewer: &Viewer, ids: &[i64]) -> Vec<(i64, OrderRow)> {
-    let mut out = vec![];
-    for id in ids.iter().take(MAX_SELECTED) {
-        if let Ok(row) = app.order_for(&viewer.user, *id).await {
-            out.push((*id, row));
-        }
-    }
-    out
-}
-
 fn answer_text(a: &SubmitAnswer) -> (String, Tone) {
     match a {
         SubmitAnswer::Submitting { provider, .. } => {
@@ -561,7 +549,7 @@ pub async fn bulk_submit(
                     Flash::err("Select at least one order to submit."),
                 );
             }
-            visible_ids(&app, &viewer, &ids).await
+            viewer.visible_orders(&app, &ids).await
         }
     };
     if visible.is_empty() {
