@@ -163,7 +163,7 @@ fn not_found(what: &str, id: &str) -> ApiError {
 
 /// Whether `user` may see what `path` names. Unknown ids and other merchants' ids give the
 /// same 404.
-pub(crate) async fn may_see(app: &App, user: &User, path: &str) -> Result<(), ApiError> {
+async fn may_see(app: &App, user: &User, path: &str) -> Result<(), ApiError> {
     if user.is_admin() {
         return Ok(());
     }

@@ -79,7 +79,7 @@ pub(crate) async fn bulk_submit(
     // Another merchant's order is refused like one that does not exist, before anything is
     // submitted.
     for id in &body.order_ids {
-        crate::auth::may_see(&app, &caller.user, &format!("/api/v1/orders/{id}")).await?;
+        app.order_for(&caller.user, *id).await?;
     }
     let results = app
         .bulk_submit(&body.order_ids, &caller.actor())

@@ -22,15 +22,7 @@ async fn merchant_client(server: &Server, name: &str, stores: &[&str]) -> reqwes
         .await
         .expect("add the merchant");
     let token = server.app.create_token(name, "tests").await.expect("token");
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
+    client_with_token(&token)
 }
 
 /// A rendered order in the default store, and a copy of it filed under `shop-b`. Returns

@@ -172,12 +172,15 @@ impl Drop for Server {
 
 /// An HTTP client that calls as the admin ([`ADMIN_TOKEN`]).
 pub fn client() -> reqwest::Client {
+    client_with_token(ADMIN_TOKEN)
+}
+
+/// An HTTP client that sends this bearer token.
+pub fn client_with_token(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
-        format!("Bearer {ADMIN_TOKEN}")
-            .parse()
-            .expect("a header value"),
+        format!("Bearer {token}").parse().expect("a header value"),
     );
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
