@@ -346,10 +346,16 @@ pub struct Countdown {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
+    /// 0 for the customer's note from the store; Pressroom's notes (1, 2, …) can be edited
+    /// and deleted.
+    #[serde(default)]
+    pub id: u64,
     pub at: DateTime<Utc>,
     pub author: String,
     pub text: String,
     pub customer_visible: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
 }
 
 /// One render version of one line item.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connectors::woo_client::{AuthMode, RetryPolicy as HttpRetry, WooClient, WooCredentials};
-use domain::{Actor, EventKind, HistoryEvent, Note};
+use domain::{Actor, EventKind, HistoryEvent};
 use jobs::{Backoff, Completion, Job, JobKind, ResourceClass, RetryOn, RetryPolicy};
 use serde::{Deserialize, Serialize};
 use storage::Enqueued;
@@ -192,33 +192,31 @@ impl App {
     }
 
     /// A note written in Pressroom, kept on the order and, with `push`, written to the store
-    /// as a private order note.
+    /// as a private order note. Returns the note's id and whether it goes to the store.
     pub async fn add_note(
         &self,
         order_id: i64,
         text: &str,
         push: bool,
         actor: &Actor,
-    ) -> Result<bool, AppError> {
+    ) -> Result<(u64, bool), AppError> {
         let text = text.trim();
-        if text.is_empty() || text.chars().count() > 10_000 {
-            return Err(AppError::Store("a note is 1 to 10,000 characters".into()));
-        }
+        let mut refused = None;
         let Some(OrderWrite {
-            mut tx, row, now, ..
+            mut tx,
+            row,
+            now,
+            value: note_id,
         }) = self
             .write_order(order_id, |order, now| {
-                order.notes.push(Note {
-                    at: now,
-                    author: actor.label(),
-                    text: text.to_owned(),
-                    customer_visible: false,
-                });
-                Some(())
+                order
+                    .add_note(now, &actor.label(), text)
+                    .map_err(|e| refused = Some(e))
+                    .ok()
             })
             .await?
         else {
-            unreachable!("a note is always written");
+            return Err(note_refused(refused, order_id));
         };
         let store = self.connected_store(&row.store_id).await?;
         let push = push && Self::syncs(&store) && !row.order.test;
@@ -247,7 +245,95 @@ impl App {
             .await?;
         }
         tx.commit().await?;
-        Ok(push)
+        Ok((note_id, push))
+    }
+
+    /// Changes the text of a note written in Pressroom. The store keeps the copy it was sent
+    /// (WooCommerce's notes cannot be edited); the history keeps the text before.
+    pub async fn edit_note(
+        &self,
+        order_id: i64,
+        note_id: u64,
+        text: &str,
+        actor: &Actor,
+    ) -> Result<(), AppError> {
+        let mut refused = None;
+        let Some(OrderWrite {
+            mut tx,
+            now,
+            value: before,
+            ..
+        }) = self
+            .write_order(order_id, |order, now| {
+                order
+                    .edit_note(note_id, text, now)
+                    .map_err(|e| refused = Some(e))
+                    .ok()
+            })
+            .await?
+        else {
+            return Err(note_refused(refused, order_id));
+        };
+        self.db
+            .append_history(
+                &mut tx,
+                order_id,
+                &HistoryEvent {
+                    at: now,
+                    actor: actor.clone(),
+                    kind: EventKind::Note,
+                    message: format!("Note {note_id} edited"),
+                    payload: Some(serde_json::json!({
+                        "note": note_id, "before": before, "after": text.trim(),
+                    })),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a note written in Pressroom; its text stays in the history.
+    pub async fn delete_note(
+        &self,
+        order_id: i64,
+        note_id: u64,
+        actor: &Actor,
+    ) -> Result<(), AppError> {
+        let mut refused = None;
+        let Some(OrderWrite {
+            mut tx,
+            now,
+            value: gone,
+            ..
+        }) = self
+            .write_order(order_id, |order, _| {
+                order
+                    .delete_note(note_id)
+                    .map_err(|e| refused = Some(e))
+                    .ok()
+            })
+            .await?
+        else {
+            return Err(note_refused(refused, order_id));
+        };
+        self.db
+            .append_history(
+                &mut tx,
+                order_id,
+                &HistoryEvent {
+                    at: now,
+                    actor: actor.clone(),
+                    kind: EventKind::Note,
+                    message: format!("Note {note_id} deleted"),
+                    payload: Some(serde_json::json!({
+                        "note": note_id, "author": gone.author, "text": gone.text,
+                    })),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Add an outbox entry and make sure the order's outbox job is queued, in `tx`.
@@ -535,5 +621,16 @@ impl JobKind<App> for OutboxKind {
         }
         tx.commit().await?;
         Ok(Completion::Recorded)
+    }
+}
+
+/// The error for a note change the order refused.
+fn note_refused(refused: Option<domain::NoteError>, order_id: i64) -> AppError {
+    match refused {
+        Some(domain::NoteError::NotFound(id)) => {
+            AppError::NotFound(format!("order {order_id} has no note {id}"))
+        }
+        Some(e) => AppError::Invalid(e.to_string()),
+        None => AppError::Invalid("the note was not changed".into()),
     }
 }

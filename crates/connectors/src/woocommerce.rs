@@ -197,9 +197,11 @@ fn to_domain(
     if !wc.customer_note.trim().is_empty() {
         notes.push(Note {
             at: created_at.unwrap_or(DateTime::UNIX_EPOCH),
+            id: 0,
             author: "customer".into(),
             text: wc.customer_note,
             customer_visible: true,
+            edited_at: None,
         });
     }
 
@@ -229,6 +231,7 @@ fn to_domain(
         preflight_overrides: Default::default(),
         submission_blocked: None,
         test: false,
+        last_note_id: 0,
     })
 }
 

@@ -301,10 +301,12 @@ fn created_via_and_notes() {
     assert_eq!(
         o.notes,
         [Note {
+            id: 0,
             at: Utc.with_ymd_and_hms(2017, 3, 22, 19, 28, 2).unwrap(),
             author: "customer".into(),
             text: "Please gift wrap".into(),
             customer_visible: true,
+            edited_at: None,
         }]
     );
     // Without a creation date the note is dated at the UNIX epoch.

@@ -158,12 +158,41 @@ impl LineItem {
     }
 }
 
+/// A note on an order: the customer's (from the store, id 0) or one written in Pressroom
+/// (ids from 1), which its readers may edit or delete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
+    /// 0 for a note that came from the store; 1, 2, … for Pressroom's, never reused.
+    #[serde(default)]
+    pub id: u64,
     pub at: DateTime<Utc>,
     pub author: String,
     pub text: String,
     pub customer_visible: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
+}
+
+/// Why a note could not be changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    #[error("a note is 1 to 10,000 characters")]
+    Length,
+    #[error("order has no note {0}")]
+    NotFound(u64),
+    #[error("the customer's note comes from the store and is changed there")]
+    FromStore,
+}
+
+/// The longest note, in characters.
+pub const NOTE_MAX_CHARS: usize = 10_000;
+
+fn note_text(text: &str) -> Result<String, NoteError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > NOTE_MAX_CHARS {
+        return Err(NoteError::Length);
+    }
+    Ok(text.to_owned())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -205,6 +234,9 @@ pub struct Order {
     /// A test order: it goes only to the sandbox provider and never to the store.
     #[serde(default)]
     pub test: bool,
+    /// The highest note id given out, so a deleted note's id is not given again.
+    #[serde(default)]
+    pub last_note_id: u64,
 }
 
 /// What a store status update changed.
@@ -244,6 +276,72 @@ impl RuleViolation {
 }
 
 impl Order {
+    /// Adds an internal note written in Pressroom; returns its id.
+    pub fn add_note(
+        &mut self,
+        at: DateTime<Utc>,
+        author: &str,
+        text: &str,
+    ) -> Result<u64, NoteError> {
+        let text = note_text(text)?;
+        // Ids are never reused, so a deleted note's id stays free of another's history.
+        let id = self.next_note_id();
+        self.last_note_id = id;
+        self.notes.push(Note {
+            id,
+            at,
+            author: author.to_owned(),
+            text,
+            customer_visible: false,
+            edited_at: None,
+        });
+        Ok(id)
+    }
+
+    /// Replaces the text of a Pressroom note; returns the text it had.
+    pub fn edit_note(
+        &mut self,
+        id: u64,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<String, NoteError> {
+        let text = note_text(text)?;
+        let note = self.own_note(id)?;
+        note.edited_at = Some(at);
+        Ok(std::mem::replace(&mut note.text, text))
+    }
+
+    /// Removes a Pressroom note; returns it.
+    pub fn delete_note(&mut self, id: u64) -> Result<Note, NoteError> {
+        self.own_note(id)?;
+        let at = self
+            .notes
+            .iter()
+            .position(|n| n.id == id)
+            .ok_or(NoteError::NotFound(id))?;
+        Ok(self.notes.remove(at))
+    }
+
+    fn own_note(&mut self, id: u64) -> Result<&mut Note, NoteError> {
+        if id == 0 {
+            return Err(NoteError::FromStore);
+        }
+        self.notes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .ok_or(NoteError::NotFound(id))
+    }
+
+    fn next_note_id(&self) -> u64 {
+        self.notes
+            .iter()
+            .map(|n| n.id)
+            .chain([self.last_note_id])
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
     /// Items to render: they carry a template personalization and were not removed
     /// (quantity 0).
     pub fn personalized_items(&self) -> impl Iterator<Item = &LineItem> {

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use app::App;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use tokio_util::sync::CancellationToken;
 
 pub use edit::{DEFAULT_PREVIEW_WIDTH, PREFLIGHT_HEADER};
@@ -82,6 +82,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/imports/{id}", get(stores::get_import))
         .route("/api/v1/orders/{id}/status", post(stores::set_status))
         .route("/api/v1/orders/{id}/notes", post(stores::add_note))
+        .route(
+            "/api/v1/orders/{id}/notes/{note}",
+            patch(stores::edit_note).delete(stores::delete_note),
+        )
         .route("/api/v1/orders/{id}/submit", post(coordinator::submit))
         .route("/api/v1/orders/bulk-submit", post(coordinator::bulk_submit))
         .route("/api/v1/orders/{id}/hold", post(coordinator::hold))

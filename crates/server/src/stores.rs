@@ -119,19 +119,44 @@ pub(crate) struct NoteBody {
 /// `POST /api/v1/orders/{id}/notes` with `{"text": …, "push_to_store": true}`.
 pub(crate) async fn add_note(
     State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Path(id): Path<i64>,
     axum::Json(body): axum::Json<NoteBody>,
 ) -> ApiResult<(StatusCode, axum::Json<serde_json::Value>)> {
-    let pushed = app
-        .add_note(
-            id,
-            &body.text,
-            body.push_to_store,
-            &domain::Actor::Merchant("api".into()),
-        )
+    let (note, pushed) = app
+        .add_note(id, &body.text, body.push_to_store, &caller.actor())
         .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(serde_json::json!({ "order_id": id, "pushed_to_store": pushed })),
+        axum::Json(serde_json::json!({
+            "order_id": id, "note_id": note, "pushed_to_store": pushed,
+        })),
     ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoteEdit {
+    text: String,
+}
+
+/// `PATCH /api/v1/orders/{id}/notes/{note}` with `{"text": …}`: a Pressroom note's new text.
+pub(crate) async fn edit_note(
+    State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path((id, note)): Path<(i64, u64)>,
+    axum::Json(body): axum::Json<NoteEdit>,
+) -> ApiResult<StatusCode> {
+    app.edit_note(id, note, &body.text, &caller.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/orders/{id}/notes/{note}`: removes a Pressroom note (the history keeps it).
+pub(crate) async fn delete_note(
+    State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path((id, note)): Path<(i64, u64)>,
+) -> ApiResult<StatusCode> {
+    app.delete_note(id, note, &caller.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

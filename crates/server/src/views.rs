@@ -202,10 +202,12 @@ fn order_detail(o: domain::Order) -> api::OrderDetail {
             .notes
             .into_iter()
             .map(|n| api::Note {
+                id: n.id,
                 at: n.at,
                 author: n.author,
                 text: n.text,
                 customer_visible: n.customer_visible,
+                edited_at: n.edited_at,
             })
             .collect(),
     }

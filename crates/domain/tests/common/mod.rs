@@ -105,9 +105,11 @@ pub fn in_app_order() -> Order {
         countdown: Countdown::none(),
         notes: vec![Note {
             at: t(0),
+            id: 0,
             author: "customer".into(),
             text: "Please hurry".into(),
             customer_visible: true,
+            edited_at: None,
         }],
         flags: Default::default(),
         shipments: Vec::new(),
@@ -115,6 +117,7 @@ pub fn in_app_order() -> Order {
         preflight_overrides: Default::default(),
         submission_blocked: None,
         test: false,
+        last_note_id: 0,
     }
 }
 
