@@ -288,19 +288,44 @@ impl Drop for Pressroom {
     }
 }
 
+/// axe-core 4.14.1 (MPL-2.0, from the npm registry), the accessibility checker run on every
+/// page a test takes a screenshot of.
+const AXE: &str = include_str!("vendor/axe.min.js");
+
 /// A browser session and where its screenshots go.
 pub struct Page {
     pub c: Client,
     pub test: &'static str,
+    /// Whether the session runs scripts (the page's own and the checks'); see
+    /// [`Driver::session`].
+    javascript: bool,
     shots: usize,
 }
 
 impl Page {
+    /// A page of a session with JavaScript on.
     pub fn new(c: Client, test: &'static str) -> Page {
-        Page { c, test, shots: 0 }
+        Page {
+            c,
+            test,
+            javascript: true,
+            shots: 0,
+        }
     }
 
-    /// Save a screenshot (and the page's HTML) as `<test>-<n>-<name>.png`.
+    /// A page of a session made with `Driver::session(false)`.
+    pub fn without_javascript(c: Client, test: &'static str) -> Page {
+        Page {
+            c,
+            test,
+            javascript: false,
+            shots: 0,
+        }
+    }
+
+    /// Save a screenshot (and the page's HTML) as `<test>-<n>-<name>.png`. With JavaScript
+    /// on, the page is also checked: axe-core finds no serious or critical problem, and
+    /// `pressroom.js` set the page up without a script error.
     pub async fn shot(&mut self, name: &str) {
         self.shots += 1;
         let stem = format!("{}-{:02}-{name}", self.test, self.shots);
@@ -308,6 +333,51 @@ impl Page {
         std::fs::write(artifacts().join(format!("{stem}.png")), png).unwrap();
         let html = self.c.source().await.unwrap_or_default();
         std::fs::write(artifacts().join(format!("{stem}.html")), html).unwrap();
+        if self.javascript {
+            self.assert_scripts_ran(&stem).await;
+            let problems = self.accessibility_problems().await;
+            assert!(
+                problems.is_empty(),
+                "{stem}: axe-core finds serious or critical problems:\n{}",
+                problems.join("\n")
+            );
+        }
+    }
+
+    /// axe-core's serious and critical findings on the current page, one line each.
+    pub async fn accessibility_problems(&self) -> Vec<String> {
+        let script = format!(
+            "{AXE}\n;const done = arguments[arguments.length - 1];\
+             axe.run(document, {{ resultTypes: ['violations'] }}).then((r) => done(\
+               r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')\
+                 .map((v) => `${{v.impact}} ${{v.id}}: ${{v.help}} at ${{v.nodes.map((n) => n.target.join(' ')).join(', ')}}`)\
+             ), (e) => done([`axe-core failed: ${{e}}`]));"
+        );
+        let found = self
+            .c
+            .execute_async(&script, vec![])
+            .await
+            .expect("run axe-core");
+        serde_json::from_value(found).expect("axe-core's findings")
+    }
+
+    /// `pressroom.js` ran to its end on this page (`html[data-js=ready]`) and no script
+    /// error happened since the page loaded.
+    pub async fn assert_scripts_ran(&self, what: &str) {
+        let state = self
+            .c
+            .execute(
+                "return [document.documentElement.dataset.js || null, window.pressroomErrors || null];",
+                vec![],
+            )
+            .await
+            .expect("read the script state");
+        assert_eq!(
+            state[0],
+            json!("ready"),
+            "{what}: pressroom.js did not set up the page"
+        );
+        assert_eq!(state[1], json!([]), "{what}: script errors");
     }
 
     pub async fn goto(&self, url: &str) {

@@ -201,6 +201,28 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
     page.find(&format!("form[action='/orders/{id}/hold'] button"))
         .await;
 
+    // The store's rules, as tables: this SKU goes to the Sandbox provider (an integrated
+    // provider with an API, so the submission below is a real provider order).
+    page.goto(&app.url("/settings/stores/shop/rules")).await;
+    page.find("input[name=r_sku]")
+        .await
+        .send_keys("PET-MUG-*")
+        .await
+        .unwrap();
+    page.find("select[name=r_provider] option[value=sandbox]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.shot("store-rules").await;
+    page.find("form[action='/settings/stores/shop/rules'] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text("Rules saved").await;
+    page.goto(&app.url(&format!("/orders/{id}"))).await;
+
     // Submit once: a confirmation dialog first (Esc gives the focus back to the button), then
     // the button is disabled with the provider named.
     let submit = page
@@ -225,13 +247,176 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
     );
     submit.click().await.unwrap();
     page.find("dialog#confirm-submit[open] button[type=submit]")
+        .await;
+    // An impatient double click: two presses before the page goes. The order is claimed in
+    // the database before the provider is called, so the provider gets it once.
+    page.c
+        .execute(
+            "const b = document.querySelector('dialog#confirm-submit[open] button[type=submit]'); \
+             b.click(); b.click(); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    reload_until(&page, "Submitted to sandbox").await;
+    let button = page.find("button[disabled]").await;
+    assert!(button.text().await.unwrap().contains("Submitted to"));
+    page.shot("order-submitted").await;
+    let order: serde_json::Value = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/orders/{id}")))
+        .header("Cookie", session_cookie(&page).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "submitted").count(),
+        1,
+        "one submission after a double click: {kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "submission_attempt").count(),
+        1,
+        "one claim, so one order at the provider: {kinds:?}"
+    );
+
+    // An internal note, then an edit of it.
+    page.find("textarea#note")
+        .await
+        .send_keys("Customer asked for a gift box")
+        .await
+        .unwrap();
+    page.find(&format!(
+        "form[action='/orders/{id}/notes'] button[type=submit]"
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    page.wait_for_text("Note added").await;
+    page.find(".notes details.note-edit summary")
         .await
         .click()
         .await
         .unwrap();
+    page.shot("note-edit").await;
+}
+
+/// The same flow with JavaScript off: every page works with links and forms (the import
+/// progress page refreshes itself, "Update preview" reloads the editor, Submit has its own
+/// confirmation page).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_flows_work_without_javascript() {
+    let photos = photo_server().await;
+    let app = Pressroom::start(2, &format!("{}/pet.jpg", photos.base_url)).await;
+    let driver = Driver::start().await;
+    let mut page = Page::without_javascript(driver.session(false).await, "no-js");
+    page.login(&app.base, ANNA).await;
+    import_all(&mut page, &app.base).await;
+
+    page.goto(&app.url("/orders")).await;
+    page.find("input[name=q]")
+        .await
+        .send_keys("1002")
+        .await
+        .unwrap();
+    page.find("form[role=search] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text("Search: 1002").await;
+    assert_eq!(
+        page.c
+            .find_all(Locator::Css("tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    page.shot("dashboard-search").await;
+
+    let id = open_order(&page, &app.base, "1001").await;
+    reload_until(&page, "View design").await;
+    page.find("a[href*='/edit']").await.click().await.unwrap();
+    let name = page.find("input[name=pet_name]").await;
+    name.clear().await.unwrap();
+    name.send_keys("Pumpkin").await.unwrap();
+    page.find("form#design button[formmethod=get]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // The editor again, its preview of the typed name, the name still in the field.
+    let src = page
+        .find("img[data-preview][src*='Pumpkin']")
+        .await
+        .attr("src")
+        .await
+        .unwrap()
+        .unwrap();
+    let preview = reqwest::Client::new()
+        .get(app.url(&src))
+        .header("Cookie", session_cookie(&page).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), 200, "{src}");
+    assert_eq!(
+        page.find("input[name=pet_name]")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Pumpkin")
+    );
+    page.shot("editor-updated").await;
+    page.find("form#design button[type=submit]:not([formmethod])")
+        .await
+        .click()
+        .await
+        .unwrap();
+    reload_until(&page, "Render versions (2)").await;
+
+    page.find(&format!("form[action='/orders/{id}/hold'] button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text("Paused (On hold)").await;
+    page.find(&format!("form[action='/orders/{id}/unhold'] button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.find(&format!("form[action='/orders/{id}/hold'] button"))
+        .await;
+
+    // Without the dialog, Submit opens its confirmation page.
+    page.find(&format!("a[href='/orders/{id}/submit']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text("Submit order #1001?").await;
+    page.shot("submit-confirm-page").await;
+    page.find(&format!(
+        "main form[action='/orders/{id}/submit'] button[type=submit]"
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
     reload_until(&page, "Submitted to").await;
-    let button = page.find("button[disabled]").await;
-    assert!(button.text().await.unwrap().contains("Submitted to"));
     page.shot("order-submitted").await;
 }
 

@@ -4,9 +4,15 @@
 //   [data-live-preview]   debounced live preview of the design form into img[data-preview]
 //   [data-dialog]         confirm links open the <dialog> with that id (showModal)
 //   [data-select]         selection count in the bulk bar
-//   [data-import]         import progress polled from the JSON API, reload when done
+//   [data-import]         import progress from its server-sent events, reload when done
 //   [data-once]           a submit button disables itself after the first press
 //   [data-focus]          an error summary takes focus on load
+
+// Errors of any script on the page are kept for the browser tests to read; the script marks
+// the page when it has set everything up (html[data-js=ready]).
+window.pressroomErrors = [];
+window.addEventListener("error", (e) => window.pressroomErrors.push(String(e.message)));
+window.addEventListener("unhandledrejection", (e) => window.pressroomErrors.push(String(e.reason)));
 
 const skew = (() => {
   const el = document.querySelector("[data-now]");
@@ -159,25 +165,24 @@ function importProgress() {
   if (!box || box.dataset.state !== "running") return;
   const progress = box.querySelector("progress");
   const counts = box.querySelector("[data-import-counts]");
-  // The page also refreshes itself every 3 s (meta refresh), so a failing poll never
-  // leaves it stuck; polling only shows the counts in between.
-  const poll = async () => {
-    try {
-      const resp = await fetch(box.dataset.import, { credentials: "same-origin" });
-      if (resp.ok) {
-        const s = await resp.json();
-        const p = s.progress || {};
-        const total = Math.max(p.total || 0, p.seen || 0, 1);
-        if (progress) { progress.max = total; progress.value = p.seen || 0; }
-        if (counts) {
-          counts.textContent = `${p.seen || 0} of ${total} seen · ${p.created || 0} new · ${p.updated || 0} updated · ${p.unchanged || 0} unchanged · ${p.failed || 0} failed`;
-        }
-        if (s.state !== "running") { location.reload(); return; }
-      }
-    } catch (_) { /* try again */ }
-    setTimeout(poll, 1500);
+  const show = (s) => {
+    const p = s.progress || {};
+    const total = Math.max(p.total || 0, p.seen || 0, 1);
+    if (progress) { progress.max = total; progress.value = p.seen || 0; }
+    if (counts) {
+      counts.textContent = `${p.seen || 0} of ${total} seen · ${p.created || 0} new · ${p.updated || 0} updated · ${p.unchanged || 0} unchanged · ${p.failed || 0} failed`;
+    }
   };
-  setTimeout(poll, 1500);
+  // Each event carries the whole state, so the browser's own reconnects lose nothing.
+  const events = new EventSource(box.dataset.import);
+  events.addEventListener("progress", (ev) => {
+    const s = JSON.parse(ev.data);
+    show(s);
+    if (s.state !== "running") {
+      events.close();
+      location.reload();
+    }
+  });
 }
 
 function focusErrors() {
@@ -185,5 +190,6 @@ function focusErrors() {
 }
 
 for (const f of [countdowns, livePreview, dialogs, once, selection, importProgress, focusErrors]) {
-  try { f(); } catch (e) { console.error(e); }
+  try { f(); } catch (e) { window.pressroomErrors.push(`${f.name}: ${e}`); console.error(e); }
 }
+document.documentElement.dataset.js = "ready";

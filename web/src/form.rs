@@ -44,6 +44,15 @@ impl Fields {
             .collect()
     }
 
+    /// Every value of a field, empty ones too (a table's column: one value a row).
+    pub fn column(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     /// Every value of a field that is an id; others are skipped.
     pub fn ids(&self, name: &str) -> Vec<i64> {
         let mut ids: Vec<i64> = self

@@ -26,6 +26,7 @@ pub mod form;
 pub mod pages;
 pub mod session;
 pub mod ui;
+pub mod viewer;
 pub mod zip;
 
 use std::sync::Arc;
@@ -41,7 +42,7 @@ pub const MAX_FORM_BYTES: usize = 64 * 1024 * 1024;
 
 /// The web UI's routes, with the state applied.
 pub fn router(app: Arc<App>) -> Router {
-    use pages::{edit, imports, login, order, orders, settings};
+    use pages::{edit, imports, login, order, orders, settings, store_rules};
     Router::new()
         .route("/", get(orders::root))
         .route("/login", get(login::show).post(login::submit))
@@ -56,6 +57,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/orders/test", post(orders::test_order))
         .route("/orders/import", get(imports::form).post(imports::start))
         .route("/imports/{id}", get(imports::progress))
+        .route("/imports/{id}/events", get(imports::events))
         .route("/orders/{id}", get(order::show))
         .route(
             "/orders/{id}/submit",
@@ -68,6 +70,8 @@ pub fn router(app: Arc<App>) -> Router {
             get(order::confirm_cancel).post(order::cancel),
         )
         .route("/orders/{id}/notes", post(order::add_note))
+        .route("/orders/{id}/notes/{note}", post(order::edit_note))
+        .route("/orders/{id}/notes/{note}/delete", post(order::delete_note))
         .route("/orders/{id}/shipments", post(order::add_shipment))
         .route("/orders/{id}/render", post(order::rerender))
         .route("/orders/{id}/review", post(order::resolve_review))
@@ -84,6 +88,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/settings", get(settings::show))
         .route("/settings/stores", post(settings::put_store))
         .route("/settings/stores/{id}/test", post(settings::test_store))
+        .route(
+            "/settings/stores/{id}/rules",
+            get(store_rules::show).post(store_rules::save),
+        )
         .route(
             "/settings/stores/{id}/webhooks",
             post(settings::register_webhooks),

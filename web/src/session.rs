@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use app::auth::{User, same_secret};
+use app::auth::same_secret;
 use app::{App, AppError};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -16,69 +16,7 @@ use server::auth::{SESSION_COOKIE, cookie};
 use crate::form::Fields;
 use crate::ui;
 
-/// The flash cookie's name.
-pub const FLASH_COOKIE: &str = "pressroom_flash";
-
-/// A one-time message shown on the page after a redirect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Flash {
-    /// False for an error (shown as a critical banner).
-    pub ok: bool,
-    pub message: String,
-}
-
-impl Flash {
-    pub fn ok(message: impl Into<String>) -> Flash {
-        Flash {
-            ok: true,
-            message: message.into(),
-        }
-    }
-
-    pub fn err(message: impl Into<String>) -> Flash {
-        Flash {
-            ok: false,
-            message: message.into(),
-        }
-    }
-
-    fn encode(&self) -> String {
-        let kind = if self.ok { "ok" } else { "err" };
-        let text: String = self.message.chars().take(600).collect();
-        format!(
-            "{kind}.{}",
-            form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
-        )
-    }
-
-    pub fn decode(raw: &str) -> Option<Flash> {
-        let (kind, text) = raw.split_once('.')?;
-        let message: String = form_urlencoded::parse(format!("m={text}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())?;
-        if message.is_empty() {
-            return None;
-        }
-        Some(Flash {
-            ok: kind == "ok",
-            message,
-        })
-    }
-}
-
-/// The signed-in user of a page or form.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    pub user: User,
-    /// The session's synchronizer token: every form carries it.
-    pub csrf: String,
-    /// The session cookie's value (for logout).
-    pub token: String,
-    /// The flash message that came with this request, if any (cleared by [`Viewer::page`]).
-    pub flash: Option<Flash>,
-    /// Whether cookies get `Secure`.
-    pub secure: bool,
-}
+pub use crate::viewer::{FLASH_COOKIE, Flash, Viewer};
 
 /// Where a redirect to the login page should come back to: a local path only.
 pub fn safe_next(next: &str) -> String {

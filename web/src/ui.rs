@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::assets;
-use crate::session::Viewer;
+use crate::viewer::Viewer;
 
 /// Which navigation entry is the current page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,10 @@ pub fn document(chrome: Chrome<'_>, body: AnyView) -> String {
     let page_title = format!("{} · Pressroom", chrome.title);
     let refresh = chrome
         .refresh
-        .map(|s| view! { <meta http-equiv="refresh" content=s.to_string() /> });
+        // Only without scripts: with them, the page's script follows the progress itself.
+        .map(
+            |s| view! { <noscript><meta http-equiv="refresh" content=s.to_string() /></noscript> },
+        );
     let current = |n: Nav| (chrome.nav == n).then_some("page");
     let side = chrome.viewer.map(|v| {
         let who = format!("{} ({})", v.user.username, v.user.role.as_str());

@@ -384,6 +384,22 @@ async fn the_dashboard_shows_an_admin_everything_and_a_merchant_their_stores() {
     );
     assert!(!page.body.contains("#TEST-"));
     assert!(page.body.contains("1–1 of 1"));
+    // The saved filters count the merchant's orders only; "All" is the current one. (Leptos
+    // marks where dynamic text ends with `<!>`.)
+    let body = page.body.replace("<!>", "");
+    assert!(
+        body.contains(
+            "<a href=\"/orders\" aria-current=\"page\">All <span class=\"count\">1</span>"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("Needs action <span class=\"count\">0</span>"));
+    let page = send(&ui, get("/orders?status=on-hold", &merchant.cookie)).await;
+    assert!(
+        page.body.contains("aria-current=\"page\">On hold"),
+        "{}",
+        page.body
+    );
 
     // Filters are in the URL and combine; no match has its own empty state.
     let page = send(
@@ -393,6 +409,16 @@ async fn the_dashboard_shows_an_admin_everything_and_a_merchant_their_stores() {
     .await;
     assert!(page.body.contains("#1001") && !page.body.contains("#2002"));
     assert!(page.body.contains("Clear all"));
+    let page = send(
+        &ui,
+        get("/orders?from=2000-01-01&to=2000-01-31", &admin.cookie),
+    )
+    .await;
+    assert!(page.body.contains("From 2000-01-01") && page.body.contains("To 2000-01-31"));
+    assert!(
+        page.body.contains("No orders match"),
+        "none was placed in January 2000"
+    );
     let page = send(&ui, get("/orders?q=nobody-at-all", &admin.cookie)).await;
     assert!(page.body.contains("No orders match"));
     assert!(page.body.contains("Clear filters"));
@@ -503,6 +529,8 @@ async fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() 
         format!("/orders/{t}/unhold"),
         format!("/orders/{t}/cancel"),
         format!("/orders/{t}/notes"),
+        format!("/orders/{t}/notes/1"),
+        format!("/orders/{t}/notes/1/delete"),
         format!("/orders/{t}/shipments"),
         format!("/orders/{t}/render"),
         format!("/orders/{t}/review"),
@@ -511,6 +539,7 @@ async fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() 
         format!("/orders/{t}/items/1/edit"),
         "/settings/stores".to_string(),
         "/settings/stores/shop-a/test".to_string(),
+        "/settings/stores/shop-a/rules".to_string(),
         "/settings/providers".to_string(),
         "/settings/users".to_string(),
     ];
@@ -569,6 +598,120 @@ async fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() 
         send(&ui, get("/orders", &admin.cookie)).await.status,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn notes_are_added_edited_and_deleted_and_the_history_keeps_their_text() {
+    let ui = setup().await;
+    let admin = login(&ui, "admin", "admin-password").await;
+    let t = ui.test_order;
+    let notes = format!("/orders/{t}/notes");
+    let a = send(
+        &ui,
+        post(
+            &notes,
+            &admin.cookie,
+            &[("csrf", &admin.csrf), ("text", "Chek the spelling")],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = send(&ui, get(&format!("/orders/{t}"), &admin.cookie)).await;
+    assert!(page.body.contains("Chek the spelling"));
+    assert!(
+        page.body
+            .contains(&format!("action=\"/orders/{t}/notes/1\"")),
+        "Pressroom's note has an edit form"
+    );
+
+    let a = send(
+        &ui,
+        post(
+            &format!("{notes}/1"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf), ("text", "Check the spelling")],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let order = ui.app.db.get_order(t).await.unwrap().order;
+    let note = order.notes.iter().find(|n| n.id == 1).unwrap();
+    assert_eq!(note.text, "Check the spelling");
+    assert!(note.edited_at.is_some());
+
+    // An empty text is refused with the reason, and the note stays.
+    let a = send(
+        &ui,
+        post(
+            &format!("{notes}/1"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf), ("text", " ")],
+        ),
+    )
+    .await;
+    let flash = cookie_value(&a.cookies(), "pressroom_flash").expect("flash");
+    let page = send(
+        &ui,
+        get(
+            &format!("/orders/{t}"),
+            &format!("{}; pressroom_flash={flash}", admin.cookie),
+        ),
+    )
+    .await;
+    assert!(
+        page.body.contains("The note was not saved"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Check the spelling"));
+
+    let a = send(
+        &ui,
+        post(
+            &format!("{notes}/1/delete"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let order = ui.app.db.get_order(t).await.unwrap().order;
+    assert!(order.notes.iter().all(|n| n.id != 1), "deleted");
+    let history = ui.app.db.history(t).await.unwrap();
+    let kept: Vec<String> = history
+        .iter()
+        .filter_map(|h| h.payload.as_ref())
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        kept.iter().any(|p| p.contains("Chek the spelling")),
+        "the text before the edit is in the history"
+    );
+    assert!(
+        kept.iter()
+            .any(|p| p.contains("Check the spelling") && p.contains("\"text\"")),
+        "the deleted text is in the history"
+    );
+    // A note that is not there is a clear refusal, not a crash.
+    let a = send(
+        &ui,
+        post(
+            &format!("{notes}/9/delete"),
+            &admin.cookie,
+            &[("csrf", &admin.csrf)],
+        ),
+    )
+    .await;
+    let flash = cookie_value(&a.cookies(), "pressroom_flash").expect("flash");
+    let page = send(
+        &ui,
+        get(
+            &format!("/orders/{t}"),
+            &format!("{}; pressroom_flash={flash}", admin.cookie),
+        ),
+    )
+    .await;
+    assert!(page.body.contains("has no note 9"), "{}", page.body);
 }
 
 #[tokio::test]
@@ -748,6 +891,109 @@ async fn settings_show_stores_to_merchants_and_users_to_admins() {
 }
 
 #[tokio::test]
+async fn a_merchant_edits_their_stores_rules_and_a_wrong_row_saves_nothing() {
+    let ui = setup().await;
+    let merchant = login(&ui, "merchant", "merchant-password").await;
+    let page = send(&ui, get("/settings/stores/shop-a/rules", &merchant.cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<caption>Products personalized"));
+    assert!(page.body.contains("aria-label=\"SKU, rule 1\""));
+    // Another merchant's store is not there for them.
+    let other = send(&ui, get("/settings/stores/shop-b/rules", &merchant.cookie)).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+
+    // Columns are repeated fields, one value a row; the blank rows are dropped.
+    let form = [
+        ("csrf", merchant.csrf.as_str()),
+        ("p_sku", "TAG-1"),
+        ("p_product", ""),
+        ("p_variation", ""),
+        ("p_template", "name-tag"),
+        ("p_sku", ""),
+        ("p_product", "77"),
+        ("p_variation", ""),
+        ("p_template", "name-tag"),
+        ("p_sku", ""),
+        ("p_product", ""),
+        ("p_variation", ""),
+        ("p_template", ""),
+        ("f_meta", "Name on tag"),
+        ("f_field", "name"),
+        ("f_meta", ""),
+        ("f_field", ""),
+        ("photo_fields", "photo, logo"),
+        ("t_type", "amazon"),
+        ("t_via", "amazon"),
+        ("t_payment", ""),
+        ("t_meta", ""),
+        ("t_no_template", ""),
+        ("t_type", "in_app"),
+        ("t_via", ""),
+        ("t_payment", ""),
+        ("t_meta", ""),
+        ("t_no_template", ""),
+        ("r_sku", "TAG-*"),
+        ("r_provider", "manual"),
+        ("r_sku", ""),
+        ("r_provider", ""),
+    ];
+    let a = send(
+        &ui,
+        post("/settings/stores/shop-a/rules", &merchant.cookie, &form),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let s = ui.app.store_summary("shop-a").await.unwrap().settings;
+    assert_eq!(s.mapping.products.len(), 2);
+    assert_eq!(s.mapping.products[0].sku.as_deref(), Some("TAG-1"));
+    assert_eq!(s.mapping.products[1].product_id, Some(77));
+    assert_eq!(s.mapping.field_for("name on tag"), Some("name"));
+    assert_eq!(s.mapping.photo_fields, ["photo", "logo"]);
+    assert_eq!(s.order_types.len(), 1, "the type-only row is blank");
+    assert_eq!(s.order_types[0].created_via.as_deref(), Some("amazon"));
+    assert_eq!(s.provider_rules.len(), 1);
+    assert_eq!(s.provider_rules[0].sku, "TAG-*");
+    let page = send(&ui, get("/settings/stores/shop-a/rules", &merchant.cookie)).await;
+    assert!(
+        page.body.contains("value=\"TAG-1\""),
+        "saved rules show again"
+    );
+
+    // A template that is not installed: the row is named and nothing changes.
+    let wrong: Vec<(&str, &str)> = form
+        .iter()
+        .map(|(k, v)| {
+            if *v == "name-tag" {
+                (*k, "no-such-template")
+            } else {
+                (*k, *v)
+            }
+        })
+        .collect();
+    let a = send(
+        &ui,
+        post("/settings/stores/shop-a/rules", &merchant.cookie, &wrong),
+    )
+    .await;
+    let flash = cookie_value(&a.cookies(), "pressroom_flash").expect("flash");
+    let page = send(
+        &ui,
+        get(
+            "/settings/stores/shop-a/rules",
+            &format!("{}; pressroom_flash={flash}", merchant.cookie),
+        ),
+    )
+    .await;
+    assert!(
+        page.body
+            .contains("product rule 1: choose one of the installed templates"),
+        "{}",
+        page.body
+    );
+    assert_eq!(ui.app.store_summary("shop-a").await.unwrap().settings, s);
+}
+
+#[tokio::test]
 async fn the_import_form_and_progress_page_render() {
     let ui = setup().await;
     let merchant = login(&ui, "merchant", "merchant-password").await;
@@ -817,7 +1063,11 @@ async fn the_import_form_and_progress_page_render() {
     let page = send(&ui, get(&format!("/imports/{mine}"), &merchant.cookie)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(
-        page.body.contains("http-equiv=\"refresh\" content=\"3\""),
+        page.body
+            .contains("<noscript><meta http-equiv=\"refresh\" content=\"3\"/></noscript>")
+            || page
+                .body
+                .contains("<noscript><meta http-equiv=\"refresh\" content=\"3\"></noscript>"),
         "{}",
         page.body
     );
@@ -825,6 +1075,58 @@ async fn the_import_form_and_progress_page_render() {
     assert!(page.body.contains("<progress id=\"import-progress\""));
     let other = send(&ui, get(&format!("/imports/{theirs}"), &merchant.cookie)).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let other = send(
+        &ui,
+        get(&format!("/imports/{theirs}/events"), &merchant.cookie),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+
+    // Its live progress: server-sent events with the whole state, a new one as it changes,
+    // and the stream ends when the import does.
+    let resp = ui
+        .router
+        .clone()
+        .oneshot(get(&format!("/imports/{mine}/events"), &merchant.cookie))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut stream = resp.into_body().into_data_stream();
+    async fn next(s: &mut axum::body::BodyDataStream) -> Option<String> {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            futures::StreamExt::next(s),
+        )
+        .await
+        .expect("an event in time")
+        .map(|chunk| String::from_utf8_lossy(&chunk.unwrap()).into_owned())
+    }
+    let first = next(&mut stream).await.expect("a first event");
+    assert!(first.contains("event: progress"), "{first}");
+    assert!(first.contains("\"state\":\"running\""), "{first}");
+    let progress = storage::ImportProgress {
+        total: 2,
+        seen: 1,
+        ..Default::default()
+    };
+    ui.app
+        .db
+        .update_import(mine, &progress, None)
+        .await
+        .unwrap();
+    let second = next(&mut stream).await.expect("the change");
+    assert!(second.contains("\"seen\":1"), "{second}");
+    ui.app
+        .db
+        .update_import(mine, &progress, Some((ui.app.now(), None)))
+        .await
+        .unwrap();
+    let mut rest = String::new();
+    while let Some(chunk) = next(&mut stream).await {
+        rest.push_str(&chunk);
+    }
+    assert!(rest.contains("\"state\":\"done\""), "{rest}");
 }
 
 #[tokio::test]

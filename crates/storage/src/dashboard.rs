@@ -1,10 +1,14 @@
 //! The orders dashboard's query: one page of orders filtered, searched and sorted, and how many
-//! match. Every filter is a column with an index ending in `id`, so the first page of a
-//! newest-first list is read from an index, not by sorting the table.
+//! match. It reads two tables the database keeps by triggers (migration 0010): the narrow
+//! `order_filters` rows, scanned newest first until the page is full, and `order_counts`, whose
+//! few rows add up to the totals and status counts, so no request counts 100,000 orders.
 
-use crate::db::Db;
+use crate::db::{Db, Dialect};
 use crate::error::StorageError;
 use crate::repo::OrderRow;
+
+/// A search counts its matches up to this many; past it the page says "1,000+".
+pub const SEARCH_COUNT_LIMIT: i64 = 1000;
 
 /// The sort orders the dashboard offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +52,10 @@ pub struct OrderQuery {
     pub order_types: Vec<String>,
     /// Submit status labels; "" is "never submitted".
     pub submit: Vec<String>,
+    /// Placed on or after this day (`YYYY-MM-DD`, UTC).
+    pub placed_from: Option<String>,
+    /// Placed before this day (`YYYY-MM-DD`, UTC; the day after the last one shown).
+    pub placed_before: Option<String>,
     pub sort: OrderSort,
     pub limit: i64,
     pub offset: i64,
@@ -57,7 +65,34 @@ pub struct OrderQuery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderListPage {
     pub orders: Vec<OrderRow>,
+    /// How many orders match; for a search or dates, at most [`SEARCH_COUNT_LIMIT`].
     pub total: i64,
+    /// The search matched more than `total` orders (counting stopped there).
+    pub total_capped: bool,
+}
+
+/// How many orders have one (status, type, submit status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCount {
+    pub status: String,
+    pub order_type: String,
+    /// The submit status label; "" is never submitted.
+    pub submit_status: String,
+    pub n: i64,
+}
+
+/// The statuses among `counts` with their totals, most common first.
+pub fn statuses(counts: &[OrderCount]) -> Vec<(String, i64)> {
+    let mut by_status = std::collections::BTreeMap::<&str, i64>::new();
+    for c in counts {
+        *by_status.entry(c.status.as_str()).or_default() += c.n;
+    }
+    let mut out: Vec<(String, i64)> = by_status
+        .into_iter()
+        .map(|(s, n)| (s.to_string(), n))
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
 }
 
 /// A WHERE clause with its parameters (all text or integers, bound in order).
@@ -66,7 +101,9 @@ enum Param {
     Int(i64),
 }
 
-fn where_clause(q: &OrderQuery) -> (String, Vec<Param>) {
+/// The filters as a WHERE clause over `order_filters` (or, without the search, over
+/// `order_counts`, which has the same store, status, type and submit columns).
+fn where_clause(q: &OrderQuery, dialect: Dialect) -> (String, Vec<Param>) {
     let mut parts = vec![];
     let mut params = vec![];
     let mut any_of = |column: &str, values: &[String], parts: &mut Vec<String>| {
@@ -90,23 +127,38 @@ fn where_clause(q: &OrderQuery) -> (String, Vec<Param>) {
     any_of("status", &q.statuses, &mut parts);
     any_of("order_type", &q.order_types, &mut parts);
     any_of("submit_status", &q.submit, &mut parts);
-    let search = q.search.trim().trim_start_matches('#');
-    if !search.is_empty() {
+    // Placing times are RFC 3339 in UTC, so a day compares as text ("2026-12-01" sorts before
+    // every time of that day).
+    for (value, op) in [(&q.placed_from, ">="), (&q.placed_before, "<")] {
+        if let Some(day) = value {
+            params.push(Param::Text(day.clone()));
+            parts.push(format!("placed_at {op} ${}", params.len()));
+        }
+    }
+    if let Some(search) = search_term(q) {
         let n = params.len();
-        let like = format!(
-            "%{}%",
-            search
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let mut alternatives = vec![
-            format!("number = ${}", n + 1),
-            format!("customer_search LIKE ${} ESCAPE '\\'", n + 2),
-        ];
+        let needle = search.to_lowercase();
+        // The search text is stored lowercased. Postgres finds a substring through its
+        // trigram index with LIKE; SQLite's instr() compares bytes, faster than its LIKE,
+        // which folds case on every row.
+        let customer = match dialect {
+            Dialect::Postgres => {
+                params.push(Param::Text(format!(
+                    "%{}%",
+                    needle
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                )));
+                format!("search LIKE ${} ESCAPE '\\'", n + 1)
+            }
+            Dialect::Sqlite => {
+                params.push(Param::Text(needle));
+                format!("instr(search, ${}) > 0", n + 1)
+            }
+        };
+        let mut alternatives = vec![format!("number = ${}", n + 2), customer];
         params.push(Param::Text(search.to_string()));
-        params.push(Param::Text(like));
         if let Ok(id) = search.parse::<i64>() {
             alternatives.push(format!("id = ${}", n + 3));
             alternatives.push(format!("store_order_id = ${}", n + 3));
@@ -121,28 +173,52 @@ fn where_clause(q: &OrderQuery) -> (String, Vec<Param>) {
     }
 }
 
+/// The search as typed, without a leading `#`; `None` when there is none.
+fn search_term(q: &OrderQuery) -> Option<&str> {
+    let search = q.search.trim().trim_start_matches('#').trim();
+    (!search.is_empty()).then_some(search)
+}
+
+/// Binds the parameters of a [`where_clause`] in order.
+fn bind_all<'q, O>(
+    mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    params: &'q [Param],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    for p in params {
+        query = match p {
+            Param::Text(s) => query.bind(s.as_str()),
+            Param::Int(i) => query.bind(*i),
+        };
+    }
+    query
+}
+
 impl Db {
     /// One page of the dashboard.
     pub async fn order_list(&self, q: &OrderQuery) -> Result<OrderListPage, StorageError> {
-        let (filter, params) = where_clause(q);
-        let order_by = match q.sort {
-            OrderSort::Newest => "id DESC",
-            OrderSort::Oldest => "id ASC",
-            OrderSort::SubmitSoonest => {
-                "CASE WHEN submit_at IS NULL THEN 1 ELSE 0 END, submit_at ASC, id DESC"
-            }
+        let (filter, params) = where_clause(q, self.dialect());
+        let order_by = |t: &str| match q.sort {
+            OrderSort::Newest => format!("{t}id DESC"),
+            OrderSort::Oldest => format!("{t}id ASC"),
+            OrderSort::SubmitSoonest => format!(
+                "CASE WHEN {t}submit_at IS NULL THEN 1 ELSE 0 END, {t}submit_at ASC, {t}id DESC"
+            ),
         };
         let n = params.len();
+        // The page's ids come from the narrow rows; only those 50 wide rows are read.
         let sql = format!(
-            "SELECT id, store_id, row_version, data, created_at, updated_at FROM orders{filter} \
-             ORDER BY {order_by} LIMIT ${} OFFSET ${}",
+            "SELECT o.id, o.store_id, o.row_version, o.data, o.created_at, o.updated_at \
+             FROM (SELECT id, submit_at FROM order_filters{filter} ORDER BY {} LIMIT ${} OFFSET ${}) f \
+             JOIN orders o ON o.id = f.id ORDER BY {}",
+            order_by(""),
             n + 1,
-            n + 2
+            n + 2,
+            order_by("f."),
         );
         let mut query = sqlx::query(&sql);
         for p in &params {
             query = match p {
-                Param::Text(s) => query.bind(s.clone()),
+                Param::Text(s) => query.bind(s.as_str()),
                 Param::Int(i) => query.bind(*i),
             };
         }
@@ -156,37 +232,87 @@ impl Db {
             .map(crate::repo::order_from_row)
             .collect::<Result<Vec<_>, _>>()?;
 
-        let count_sql = format!("SELECT COUNT(*) FROM orders{filter}");
-        let mut count = sqlx::query_as::<_, (i64,)>(&count_sql);
-        for p in &params {
-            count = match p {
-                Param::Text(s) => count.bind(s.clone()),
-                Param::Int(i) => count.bind(*i),
-            };
-        }
-        let (total,) = count.fetch_one(&self.pool).await?;
-        Ok(OrderListPage { orders, total })
+        // The kept counts know stores, statuses, types and submit states; a search or a date
+        // range is counted on the narrow rows, up to a limit.
+        let scan = search_term(q).is_some() || q.placed_from.is_some() || q.placed_before.is_some();
+        let (total, total_capped) = if scan {
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM order_filters{filter} LIMIT {}) m",
+                SEARCH_COUNT_LIMIT + 1
+            );
+            let (count,) = bind_all(sqlx::query_as::<_, (i64,)>(&sql), &params)
+                .fetch_one(&self.pool)
+                .await?;
+            (count.min(SEARCH_COUNT_LIMIT), count > SEARCH_COUNT_LIMIT)
+        } else {
+            let sql =
+                format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM order_counts{filter}");
+            let (count,) = bind_all(sqlx::query_as::<_, (i64,)>(&sql), &params)
+                .fetch_one(&self.pool)
+                .await?;
+            (count, false)
+        };
+        Ok(OrderListPage {
+            orders,
+            total,
+            total_capped,
+        })
     }
 
-    /// The distinct store statuses present (for the status filter), most common first.
-    pub async fn order_statuses(
+    /// How many orders each (status, type, submit status) has in these stores (`None`: all),
+    /// from the kept counts: the dashboard's status filter and its tabs add these up.
+    pub async fn order_counts(
         &self,
         stores: Option<&[String]>,
-    ) -> Result<Vec<(String, i64)>, StorageError> {
+    ) -> Result<Vec<OrderCount>, StorageError> {
         let q = OrderQuery {
             stores: stores.map(|s| s.to_vec()),
             ..OrderQuery::default()
         };
-        let (filter, params) = where_clause(&q);
+        let (filter, params) = where_clause(&q, self.dialect());
         let sql = format!(
-            "SELECT status, COUNT(*) AS n FROM orders{filter} GROUP BY status ORDER BY n DESC, status"
+            "SELECT status, order_type, submit_status, CAST(SUM(n) AS BIGINT) FROM order_counts\
+             {filter} GROUP BY status, order_type, submit_status HAVING SUM(n) > 0"
         );
-        let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
-        for p in &params {
-            query = match p {
-                Param::Text(s) => query.bind(s.clone()),
-                Param::Int(i) => query.bind(*i),
-            };
+        let rows = bind_all(
+            sqlx::query_as::<_, (String, String, String, i64)>(&sql),
+            &params,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(status, order_type, submit_status, n)| OrderCount {
+                status,
+                order_type,
+                submit_status,
+                n,
+            })
+            .collect())
+    }
+
+    /// The store statuses present (for the status filter) with their counts, most common
+    /// first.
+    pub async fn order_statuses(
+        &self,
+        stores: Option<&[String]>,
+    ) -> Result<Vec<(String, i64)>, StorageError> {
+        Ok(statuses(&self.order_counts(stores).await?))
+    }
+
+    /// The newest render of each of these orders, as (order id, render id).
+    pub async fn latest_renders(&self, order_ids: &[i64]) -> Result<Vec<(i64, i64)>, StorageError> {
+        if order_ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let marks: Vec<String> = (1..=order_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT order_id, MAX(id) FROM renders WHERE order_id IN ({}) GROUP BY order_id",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
+        for id in order_ids {
+            query = query.bind(*id);
         }
         Ok(query.fetch_all(&self.pool).await?)
     }
@@ -198,7 +324,7 @@ mod tests {
 
     #[test]
     fn no_filter_is_no_where_clause() {
-        let (sql, params) = where_clause(&OrderQuery::default());
+        let (sql, params) = where_clause(&OrderQuery::default(), Dialect::Sqlite);
         assert_eq!(sql, "");
         assert!(params.is_empty());
     }
@@ -211,7 +337,7 @@ mod tests {
             order_types: vec!["in_app".into()],
             ..OrderQuery::default()
         };
-        let (sql, params) = where_clause(&q);
+        let (sql, params) = where_clause(&q, Dialect::Sqlite);
         assert_eq!(
             sql,
             " WHERE store_id IN ($1, $2) AND status IN ($3) AND order_type IN ($4)"
@@ -225,18 +351,20 @@ mod tests {
             stores: Some(vec![]),
             ..OrderQuery::default()
         };
-        assert_eq!(where_clause(&q).0, " WHERE 1 = 0");
+        assert_eq!(where_clause(&q, Dialect::Sqlite).0, " WHERE 1 = 0");
     }
 
     #[test]
-    fn a_numeric_search_also_matches_ids_and_like_wildcards_are_escaped() {
+    fn a_numeric_search_also_matches_ids_and_postgres_like_wildcards_are_escaped() {
         let q = OrderQuery {
             search: "#1042".into(),
             ..OrderQuery::default()
         };
-        let (sql, params) = where_clause(&q);
+        let (sql, params) = where_clause(&q, Dialect::Sqlite);
         assert!(
-            sql.contains("id = $3") && sql.contains("store_order_id = $3"),
+            sql.contains("instr(search, $1)")
+                && sql.contains("id = $3")
+                && sql.contains("store_order_id = $3"),
             "{sql}"
         );
         assert_eq!(params.len(), 3);
@@ -244,8 +372,8 @@ mod tests {
             search: "50%_off".into(),
             ..OrderQuery::default()
         };
-        let (_, params) = where_clause(&q);
-        match &params[1] {
+        let (_, params) = where_clause(&q, Dialect::Postgres);
+        match &params[0] {
             Param::Text(s) => assert_eq!(s, "%50\\%\\_off%"),
             Param::Int(_) => panic!("the LIKE pattern is text"),
         }

@@ -15,7 +15,7 @@ pub mod repo;
 pub mod stores;
 pub mod users;
 
-pub use dashboard::{OrderListPage, OrderQuery, OrderSort};
+pub use dashboard::{OrderCount, OrderListPage, OrderQuery, OrderSort};
 pub use db::{Db, DbOptions, Dialect, Tx};
 pub use error::StorageError;
 pub use files::{Files, FilesConfig, StoredObject, UrlMode};

@@ -1,15 +1,17 @@
 //! Importing orders from a store: the import form (`/orders/import`: All, By range, By IDs)
 //! starts the store import use case and goes to its progress page (`/imports/{id}`), which
-//! refreshes itself every 3 s without JavaScript; pressroom.js polls the import's JSON instead
-//! and reloads when it is done.
+//! refreshes itself every 3 s without JavaScript; with it, pressroom.js follows the import's
+//! server-sent events (`/imports/{id}/events`) and reloads when it is done.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use app::App;
 use app::store_import::ImportScope;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, TimeZone, Utc};
 use leptos::prelude::*;
 
@@ -247,10 +249,10 @@ pub async fn progress(
         .clone()
         .map(|e| view! { <div class="banner tone-critical" role="alert">{e}</div> });
     let max = p.total.max(p.seen).max(1);
-    let poll = format!("/api/v1/imports/{id}");
+    let events = format!("/imports/{id}/events");
     let body = view! {
         {error}
-        <section class="card narrow" data-import=poll data-state=row.state.clone() aria-labelledby="import-h">
+        <section class="card narrow" data-import=events data-state=row.state.clone() aria-labelledby="import-h">
             <h2 id="import-h">{format!("Import from {}", row.store_id)}" "{ui::badge(state, tone)}</h2>
             <label for="import-progress">"Progress"</label>
             <progress id="import-progress" max=max.to_string() value=p.seen.to_string()>{counts.clone()}</progress>
@@ -266,4 +268,42 @@ pub async fn progress(
         chrome = chrome.refresh(3);
     }
     viewer.page(StatusCode::OK, ui::document(chrome, body))
+}
+
+/// `GET /imports/{id}/events`: the import's progress as server-sent events, the full state in
+/// each (so a reconnect loses nothing), sent when it changes; the stream ends when the import
+/// is over.
+pub async fn events(State(app): State<Arc<App>>, viewer: Viewer, Path(id): Path<i64>) -> Response {
+    match app.db.import(id).await {
+        Ok(r) if viewer.user.sees_store(&r.store_id) => {}
+        Ok(_) => return session::not_found(Some(&viewer)),
+        Err(e) => return session::error_page(Some(&viewer), &e.into()),
+    }
+    let stream = futures::stream::unfold(
+        (app, None::<String>, false),
+        move |(app, last, over)| async move {
+            if over {
+                return None;
+            }
+            loop {
+                // A database error ends the stream; the browser reconnects and asks again.
+                let row = app.db.import(id).await.ok()?;
+                let data = serde_json::json!({
+                    "state": row.state,
+                    "progress": row.progress,
+                    "error": row.error,
+                })
+                .to_string();
+                let over = row.state != "running";
+                if over || last.as_deref() != Some(data.as_str()) {
+                    let event = Event::default().event("progress").data(data.clone());
+                    return Some((Ok::<_, Infallible>(event), (app, Some(data), over)));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }

@@ -7,3 +7,4 @@ pub mod login;
 pub mod order;
 pub mod orders;
 pub mod settings;
+pub mod store_rules;

@@ -35,7 +35,7 @@ fn findings(preflight: &serde_json::Value) -> AnyView {
         .cloned()
         .unwrap_or_default();
     if list.is_empty() {
-        return view! { <span class="muted">"No preflight findings"</span> }.into_any();
+        return view! { <li class="muted">"No preflight findings"</li> }.into_any();
     }
     list.into_iter()
         .map(|f| {
@@ -450,7 +450,36 @@ fn notes_and_history(v: &api::OrderView, viewer: &Viewer, now: DateTime<Utc>) ->
             let who = n.author.clone();
             let text = n.text.clone();
             let vis = n.customer_visible.then(|| ui::badge("Customer sees it", Tone::Info));
-            view! { <li><p>{text}</p><p class="muted">{who}" · "{ui::time(n.at, now)}" "{vis}</p></li> }
+            let edited = n.edited_at.map(|at| view! { " · edited "{ui::time(at, now)} });
+            // Pressroom's own notes (id > 0) can be edited and deleted; the customer's note
+            // is the store's.
+            let actions = (n.id > 0).then(|| {
+                let edit = format!("/orders/{}/notes/{}", v.id, n.id);
+                let delete = format!("{edit}/delete");
+                let field = format!("note-{}", n.id);
+                view! {
+                    <details class="note-edit">
+                        <summary>"Edit"</summary>
+                        <form method="post" action=edit class="stack">
+                            {ui::csrf_field(viewer)}
+                            <label for=field.clone()>"Note text"</label>
+                            <textarea id=field name="text" rows="3" required=true>{n.text.clone()}</textarea>
+                            <button type="submit">"Save note"</button>
+                        </form>
+                    </details>
+                    <form method="post" action=delete class="inline">
+                        {ui::csrf_field(viewer)}
+                        <button type="submit" class="link">"Delete note"</button>
+                    </form>
+                }
+            });
+            view! {
+                <li>
+                    <p>{text}</p>
+                    <p class="muted">{who}" · "{ui::time(n.at, now)}{edited}" "{vis}</p>
+                    {actions}
+                </li>
+            }
         })
         .collect_view();
     let action = format!("/orders/{}/notes", v.id);
@@ -851,6 +880,44 @@ pub async fn add_note(
     {
         Ok(_) => Flash::ok("Note added"),
         Err(e) => Flash::err(format!("The note was not added: {e}")),
+    };
+    viewer.redirect(&format!("/orders/{id}#h-notes"), flash)
+}
+
+/// `POST /orders/{id}/notes/{note}`: a Pressroom note's new text.
+pub async fn edit_note(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path((id, note)): Path<(i64, u64)>,
+    Form(form): Form,
+) -> Response {
+    if let Err(r) = posted(&app, &viewer, id, &form).await {
+        return r;
+    }
+    let flash = match app
+        .edit_note(id, note, form.get("text"), &viewer.actor())
+        .await
+    {
+        Ok(()) => Flash::ok("Note saved"),
+        Err(e) => Flash::err(format!("The note was not saved: {e}")),
+    };
+    viewer.redirect(&format!("/orders/{id}#h-notes"), flash)
+}
+
+/// `POST /orders/{id}/notes/{note}/delete`: removes a Pressroom note (the history keeps its
+/// text, so no confirmation).
+pub async fn delete_note(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path((id, note)): Path<(i64, u64)>,
+    Form(form): Form,
+) -> Response {
+    if let Err(r) = posted(&app, &viewer, id, &form).await {
+        return r;
+    }
+    let flash = match app.delete_note(id, note, &viewer.actor()).await {
+        Ok(()) => Flash::ok("Note deleted"),
+        Err(e) => Flash::err(format!("The note was not deleted: {e}")),
     };
     viewer.redirect(&format!("/orders/{id}#h-notes"), flash)
 }

@@ -63,6 +63,11 @@ pub fn template_ids(app: &App) -> Vec<String> {
     ids
 }
 
+/// A `YYYY-MM-DD` day from a date field (anything else is no filter).
+fn day(s: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
 /// The dashboard's query from the URL.
 fn order_query(viewer: &Viewer, q: &Fields) -> (OrderQuery, i64) {
     let page = q
@@ -80,6 +85,11 @@ fn order_query(viewer: &Viewer, q: &Fields) -> (OrderQuery, i64) {
             .into_iter()
             .map(|s| if s == "none" { String::new() } else { s })
             .collect(),
+        placed_from: day(q.get("from")).map(|d| d.to_string()),
+        // "To" includes its day: orders placed before the next one.
+        placed_before: day(q.get("to"))
+            .and_then(|d| d.succ_opt())
+            .map(|d| d.to_string()),
         sort: OrderSort::parse(q.get("sort")).unwrap_or_default(),
         limit: PAGE_SIZE,
         offset: (page - 1) * PAGE_SIZE,
@@ -87,17 +97,16 @@ fn order_query(viewer: &Viewer, q: &Fields) -> (OrderQuery, i64) {
     (query, page)
 }
 
-/// The latest render's preview link of each order (for the thumbnails).
+/// The latest render's preview link of each order (for the thumbnails), in one query.
 async fn thumbnails(app: &App, orders: &[OrderRow]) -> BTreeMap<i64, String> {
-    let mut out = BTreeMap::new();
-    for o in orders {
-        if let Ok(renders) = app.db.renders(o.id).await
-            && let Some(r) = renders.iter().max_by_key(|r| r.id)
-        {
-            out.insert(o.id, format!("/api/v1/renders/{}/preview", r.id));
-        }
-    }
-    out
+    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+    app.db
+        .latest_renders(&ids)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(order, render)| (order, format!("/api/v1/renders/{render}/preview")))
+        .collect()
 }
 
 /// The "Auto-submit" cell.
@@ -234,6 +243,79 @@ fn sort_header(
     view! { <th scope="col" aria-sort=aria><a href=href>{label}</a></th> }.into_any()
 }
 
+/// A saved filter: its name, its query string, and which orders it counts.
+struct Tab {
+    label: &'static str,
+    query: &'static str,
+    counts: fn(&storage::OrderCount) -> bool,
+}
+
+/// The saved filters above the table, with how many orders each has.
+const TABS: [Tab; 5] = [
+    Tab {
+        label: "All",
+        query: "",
+        counts: |_| true,
+    },
+    Tab {
+        label: "Needs action",
+        query: "submit=Failed&submit=Review",
+        counts: |c| matches!(c.submit_status.as_str(), "Failed" | "Review"),
+    },
+    Tab {
+        label: "Waiting",
+        query: "status=processing&submit=none",
+        counts: |c| c.status == "processing" && c.submit_status.is_empty(),
+    },
+    Tab {
+        label: "On hold",
+        query: "status=on-hold",
+        counts: |c| c.status == "on-hold",
+    },
+    Tab {
+        label: "Submitted",
+        query: "submit=Submitted",
+        counts: |c| c.submit_status == "Submitted",
+    },
+];
+
+fn tabs(q: &Fields, counts: &[storage::OrderCount]) -> AnyView {
+    // The current tab is the one whose filters are exactly the URL's (search, sort and page
+    // aside; empty "Any" fields are no filter).
+    let filters_of = |f: &Fields| {
+        let mut pairs: Vec<(String, String)> = f
+            .0
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && matches!(k.as_str(), "status" | "type" | "submit"))
+            .cloned()
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let current = filters_of(q);
+    let items = TABS
+        .iter()
+        .map(|t| {
+            let n: i64 = counts.iter().filter(|c| (t.counts)(c)).map(|c| c.n).sum();
+            let href = if t.query.is_empty() {
+                "/orders".to_string()
+            } else {
+                format!("/orders?{}", t.query)
+            };
+            let here =
+                (current == filters_of(&Fields::parse(t.query.as_bytes()))).then_some("page");
+            view! {
+                <li>
+                    <a href=href aria-current=here>
+                        {t.label}" "<span class="count">{ui::thousands(n)}</span>
+                    </a>
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <nav class="tabs" aria-label="Saved filters"><ul>{items}</ul></nav> }.into_any()
+}
+
 fn chips(q: &Fields) -> AnyView {
     let mut chips = vec![];
     if !q.get("q").is_empty() {
@@ -252,6 +334,12 @@ fn chips(q: &Fields) -> AnyView {
             .map(|(_, l)| *l)
             .unwrap_or("?");
         chips.push((format!("Submit: {label}"), q.without("submit", &s)));
+    }
+    if let Some(d) = day(q.get("from")) {
+        chips.push((format!("From {d}"), q.with("from", None)));
+    }
+    if let Some(d) = day(q.get("to")) {
+        chips.push((format!("To {d}"), q.with("to", None)));
     }
     if chips.is_empty() {
         return ().into_any();
@@ -293,6 +381,10 @@ fn filters(q: &Fields, statuses: &[(String, i64)]) -> AnyView {
         .map(|(v, l)| view! { <option value=*v selected={*v == chosen_submit}>{*l}</option> })
         .collect_view();
     let search = q.get("q").to_string();
+    let from = day(q.get("from"))
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let to = day(q.get("to")).map(|d| d.to_string()).unwrap_or_default();
     let sort = OrderSort::parse(q.get("sort")).unwrap_or_default();
     let sort = (sort != OrderSort::Newest).then(|| {
         view! { <input type="hidden" name="sort" value=sort.as_str() /> }
@@ -323,6 +415,14 @@ fn filters(q: &Fields, statuses: &[(String, i64)]) -> AnyView {
                     <option value="">"Any"</option>
                     {submit_opts}
                 </select>
+            </div>
+            <div class="field">
+                <label for="f-from">"Placed from (UTC)"</label>
+                <input id="f-from" name="from" type="date" value=from />
+            </div>
+            <div class="field">
+                <label for="f-to">"to"</label>
+                <input id="f-to" name="to" type="date" value=to />
             </div>
             {sort}
             <button type="submit">"Apply"</button>
@@ -355,29 +455,37 @@ pub async fn list(State(app): State<Arc<App>>, viewer: Viewer, uri: Uri) -> Resp
     let q = Fields::from_query(uri.query());
     let (query, page) = order_query(&viewer, &q);
     let scope = viewer.user.store_scope();
-    let (list, statuses) = match tokio::try_join!(
+    let (list, counts) = match tokio::try_join!(
         app.db.order_list(&query),
-        app.db.order_statuses(scope.as_deref())
+        app.db.order_counts(scope.as_deref())
     ) {
         Ok(x) => x,
         Err(e) => return session::error_page(Some(&viewer), &e.into()),
     };
+    let statuses = storage::dashboard::statuses(&counts);
     let thumbs = thumbnails(&app, &list.orders).await;
     let now = app.now();
     let filtered = !query.search.is_empty()
+        || query.placed_from.is_some()
+        || query.placed_before.is_some()
         || !query.statuses.is_empty()
         || !query.order_types.is_empty()
         || !query.submit.is_empty();
     let first = query.offset + 1;
     let last = query.offset + list.orders.len() as i64;
+    // A search stops counting at 1,000 ("1,000+").
+    let total = format!(
+        "{}{}",
+        ui::thousands(list.total),
+        if list.total_capped { "+" } else { "" }
+    );
     let range = if list.total == 0 {
         "0 orders".to_string()
     } else {
         format!(
-            "{}–{} of {}",
+            "{}–{} of {total}",
             ui::thousands(first),
             ui::thousands(last),
-            ui::thousands(list.total)
         )
     };
     let prev = (page > 1).then(|| {
@@ -387,7 +495,7 @@ pub async fn list(State(app): State<Arc<App>>, viewer: Viewer, uri: Uri) -> Resp
         );
         view! { <a href=href rel="prev">"Previous"</a> }
     });
-    let next = (last < list.total).then(|| {
+    let next = (last < list.total || list.total_capped).then(|| {
         let href = format!(
             "/orders?{}",
             q.with("page", Some(&(page + 1).to_string())).to_query()
@@ -447,7 +555,7 @@ pub async fn list(State(app): State<Arc<App>>, viewer: Viewer, uri: Uri) -> Resp
     // "Submit all matching" posts the filter, not ids.
     let all_matching = (list.total > list.orders.len() as i64).then(|| {
         let filter = q.with("page", None).with("sort", None).to_query();
-        let label = format!("Submit all {} matching", ui::thousands(list.total));
+        let label = format!("Submit all {total} matching");
         view! { <button type="submit" name="all" value=filter>{label}</button> }
     });
     let bulk = view! {
@@ -460,6 +568,7 @@ pub async fn list(State(app): State<Arc<App>>, viewer: Viewer, uri: Uri) -> Resp
         </form>
     };
     let body = view! {
+        {tabs(&q, &counts)}
         {filters(&q, &statuses)}
         {chips(&q)}
         {bulk}

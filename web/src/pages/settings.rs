@@ -2,6 +2,7 @@
 //! (connect or change, test the connection with a readable result, the webhook URL and a
 //! secret shown once, submit-after hours), Providers (admin: accounts with credentials and
 //! the test switch) and Users (admin: accounts with role and stores). Secrets are write-only.
+//! Each store's mappings and rules have their own page (`store_rules`).
 //! A merchant sees and changes only their own stores.
 
 use std::str::FromStr;
@@ -83,6 +84,14 @@ async fn stores_card(
             };
             let test_action = format!("/settings/stores/{}/test", s.id);
             let hooks_action = format!("/settings/stores/{}/webhooks", s.id);
+            let rules = format!("/settings/stores/{}/rules", s.id);
+            let rules_line = format!(
+                "{} product rules · {} field mappings · {} order-type rules · {} provider rules",
+                s.settings.mapping.products.len(),
+                s.settings.mapping.fields.len(),
+                s.settings.order_types.len(),
+                s.settings.provider_rules.len()
+            );
             let result = tested.filter(|t| t.store == s.id).map(test_result);
             let hours = format!("Submits {} h after import · default provider {}", s.settings.submit_after_hours, s.settings.default_provider);
             let last = s.last_webhook_at.map(|at| view! { " · last webhook "{ui::time(at, app.now())} });
@@ -92,7 +101,9 @@ async fn stores_card(
                     <p class="muted">{s.settings.url.clone()}" · "{key}{last}</p>
                     <p class="muted">{hours}</p>
                     <p>"Webhook URL: "<code>{hook}</code>" · secret "{secret}</p>
+                    <p class="muted">{rules_line}</p>
                     <div class="row-actions">
+                        <a class="button" href=rules>"Edit rules"</a>
                         <form method="post" action=test_action class="inline">
                             {ui::csrf_field(viewer)}
                             <button type="submit">"Test connection"</button>

@@ -3,6 +3,7 @@
 //! folder and on a real S3 server (s3s-fs) on 127.0.0.1.
 
 mod common;
+mod dashboard;
 mod files;
 mod outbound;
 mod queue;
