@@ -26,17 +26,24 @@ CREATE TABLE order_filters (
     order_type      TEXT NOT NULL,
     submit_status   TEXT NOT NULL,
     submit_at       BIGINT,
+    -- submit_at, or the largest BIGINT when there is none: "soonest submission first" is an
+    -- index order (orders without a countdown last).
+    submit_key      BIGINT NOT NULL,
     -- Lowercased customer name and email.
     search          TEXT NOT NULL,
     -- When the customer placed the order (RFC 3339 in UTC, from the order's JSON), for the
     -- date filter; compared as text.
     placed_at       TEXT
 );
-INSERT INTO order_filters (id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, search, placed_at)
-SELECT id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, customer_search, data::jsonb ->> 'created_at' FROM orders;
+INSERT INTO order_filters (id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, submit_key, search, placed_at)
+SELECT id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, COALESCE(submit_at, 9223372036854775807), customer_search, data::jsonb ->> 'created_at' FROM orders;
 CREATE INDEX order_filters_store ON order_filters (store_id, id);
 CREATE INDEX order_filters_number ON order_filters (number);
 CREATE INDEX order_filters_store_order ON order_filters (store_order_id);
+CREATE INDEX order_filters_submit ON order_filters (submit_key, id DESC);
+CREATE INDEX order_filters_store_submit ON order_filters (store_id, submit_key, id DESC);
+CREATE INDEX order_filters_status_submit ON order_filters (status, submit_key, id DESC);
+CREATE INDEX order_filters_store_status_submit ON order_filters (store_id, status, submit_key, id DESC);
 
 -- Substring search by trigrams where pg_trgm can be had (it is a trusted extension on
 -- PostgreSQL 13+, so a database owner may create it); without it the search scans the narrow
@@ -69,8 +76,8 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM order_count_add(NEW.store_id, NEW.status, NEW.order_type, NEW.submit_status, 1);
-        INSERT INTO order_filters (id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, search, placed_at)
-        VALUES (NEW.id, NEW.store_id, NEW.number, NEW.store_order_id, NEW.status, NEW.order_type, NEW.submit_status, NEW.submit_at, NEW.customer_search, NEW.data::jsonb ->> 'created_at');
+        INSERT INTO order_filters (id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, submit_key, search, placed_at)
+        VALUES (NEW.id, NEW.store_id, NEW.number, NEW.store_order_id, NEW.status, NEW.order_type, NEW.submit_status, NEW.submit_at, COALESCE(NEW.submit_at, 9223372036854775807), NEW.customer_search, NEW.data::jsonb ->> 'created_at');
         RETURN NULL;
     END IF;
     IF TG_OP = 'DELETE' THEN
@@ -96,7 +103,7 @@ BEGIN
         IS DISTINCT FROM ROW(NEW.store_id, NEW.number, NEW.store_order_id, NEW.status, NEW.order_type, NEW.submit_status, NEW.submit_at, NEW.customer_search, placed) THEN
         UPDATE order_filters SET store_id = NEW.store_id, number = NEW.number, store_order_id = NEW.store_order_id,
             status = NEW.status, order_type = NEW.order_type, submit_status = NEW.submit_status,
-            submit_at = NEW.submit_at, search = NEW.customer_search, placed_at = placed
+            submit_at = NEW.submit_at, submit_key = COALESCE(NEW.submit_at, 9223372036854775807), search = NEW.customer_search, placed_at = placed
         WHERE id = NEW.id;
     END IF;
     RETURN NULL;
