@@ -77,6 +77,24 @@ async fn reload_until(page: &Page, needle: &str) {
     }
 }
 
+/// On the order page: Hold pauses the countdown; Processing resumes it.
+async fn hold_and_resume(page: &mut Page, id: i64) {
+    page.find(&format!("form[action='/orders/{id}/hold'] button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text("Paused (On hold)").await;
+    page.shot("order-on-hold").await;
+    page.find(&format!("form[action='/orders/{id}/unhold'] button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.find(&format!("form[action='/orders/{id}/hold'] button"))
+        .await;
+}
+
 /// The session cookie of the browser, for downloading what a link points at.
 async fn session_cookie(page: &Page) -> String {
     let cookies = page.c.get_all_cookies().await.unwrap();
@@ -185,21 +203,7 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
     let dims = info.pixel_dims.expect("a pHYs chunk");
     assert_eq!(dims.xppu, 11811, "300 DPI is 11811 pixels per metre");
 
-    // Hold pauses the countdown; Processing resumes it.
-    page.find(&format!("form[action='/orders/{id}/hold'] button"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    page.wait_for_text("Paused (On hold)").await;
-    page.shot("order-on-hold").await;
-    page.find(&format!("form[action='/orders/{id}/unhold'] button"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    page.find(&format!("form[action='/orders/{id}/hold'] button"))
-        .await;
+    hold_and_resume(&mut page, id).await;
 
     // The store's rules, as tables: this SKU goes to the Sandbox provider (an integrated
     // provider with an API, so the submission below is a real provider order).
@@ -387,19 +391,7 @@ async fn the_core_flows_work_without_javascript() {
         .unwrap();
     reload_until(&page, "Render versions (2)").await;
 
-    page.find(&format!("form[action='/orders/{id}/hold'] button"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    page.wait_for_text("Paused (On hold)").await;
-    page.find(&format!("form[action='/orders/{id}/unhold'] button"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    page.find(&format!("form[action='/orders/{id}/hold'] button"))
-        .await;
+    hold_and_resume(&mut page, id).await;
 
     // Without the dialog, Submit opens its confirmation page.
     page.find(&format!("a[href='/orders/{id}/submit']"))

@@ -257,40 +257,18 @@ impl App {
         text: &str,
         actor: &Actor,
     ) -> Result<(), AppError> {
-        let mut refused = None;
-        let Some(OrderWrite {
-            mut tx,
-            now,
-            value: before,
-            ..
-        }) = self
-            .write_order(order_id, |order, now| {
-                order
-                    .edit_note(note_id, text, now)
-                    .map_err(|e| refused = Some(e))
-                    .ok()
-            })
-            .await?
-        else {
-            return Err(note_refused(refused, order_id));
-        };
-        self.db
-            .append_history(
-                &mut tx,
-                order_id,
-                &HistoryEvent {
-                    at: now,
-                    actor: actor.clone(),
-                    kind: EventKind::Note,
-                    message: format!("Note {note_id} edited"),
-                    payload: Some(serde_json::json!({
-                        "note": note_id, "before": before, "after": text.trim(),
-                    })),
-                },
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.change_note(
+            order_id,
+            actor,
+            |order, now| order.edit_note(note_id, text, now),
+            |before| {
+                (
+                    format!("Note {note_id} edited"),
+                    serde_json::json!({"note": note_id, "before": before, "after": text.trim()}),
+                )
+            },
+        )
+        .await
     }
 
     /// Deletes a note written in Pressroom; its text stays in the history.
@@ -300,23 +278,44 @@ impl App {
         note_id: u64,
         actor: &Actor,
     ) -> Result<(), AppError> {
+        self.change_note(
+            order_id,
+            actor,
+            |order, _| order.delete_note(note_id),
+            |gone| {
+                (
+                    format!("Note {note_id} deleted"),
+                    serde_json::json!({"note": note_id, "author": gone.author, "text": gone.text}),
+                )
+            },
+        )
+        .await
+    }
+
+    /// Applies a note change to the order and records it in the history, in one transaction;
+    /// `event` names the change and what it replaced.
+    async fn change_note<T>(
+        &self,
+        order_id: i64,
+        actor: &Actor,
+        mut change: impl FnMut(
+            &mut domain::Order,
+            chrono::DateTime<chrono::Utc>,
+        ) -> Result<T, domain::NoteError>,
+        event: impl FnOnce(T) -> (String, serde_json::Value),
+    ) -> Result<(), AppError> {
         let mut refused = None;
         let Some(OrderWrite {
-            mut tx,
-            now,
-            value: gone,
-            ..
+            mut tx, now, value, ..
         }) = self
-            .write_order(order_id, |order, _| {
-                order
-                    .delete_note(note_id)
-                    .map_err(|e| refused = Some(e))
-                    .ok()
+            .write_order(order_id, |order, now| {
+                change(order, now).map_err(|e| refused = Some(e)).ok()
             })
             .await?
         else {
             return Err(note_refused(refused, order_id));
         };
+        let (message, payload) = event(value);
         self.db
             .append_history(
                 &mut tx,
@@ -325,10 +324,8 @@ impl App {
                     at: now,
                     actor: actor.clone(),
                     kind: EventKind::Note,
-                    message: format!("Note {note_id} deleted"),
-                    payload: Some(serde_json::json!({
-                        "note": note_id, "author": gone.author, "text": gone.text,
-                    })),
+                    message,
+                    payload: Some(payload),
                 },
             )
             .await?;
