@@ -77,6 +77,37 @@ async fn reload_until(page: &Page, needle: &str) {
     }
 }
 
+/// Search the dashboard for `needle` through its form; exactly one order matches.
+async fn search_one(page: &Page, needle: &str) {
+    page.find("input[name=q]")
+        .await
+        .send_keys(needle)
+        .await
+        .unwrap();
+    page.find("form[role=search] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_text(&format!("Search: {needle}")).await;
+    assert_eq!(
+        page.c
+            .find_all(Locator::Css("tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "one order matches {needle}"
+    );
+}
+
+/// In the editor: replace the pet's name with `name`.
+async fn type_pet_name(page: &Page, name: &str) {
+    let field = page.find("input[name=pet_name]").await;
+    field.clear().await.unwrap();
+    field.send_keys(name).await.unwrap();
+}
+
 /// On the order page: Hold pauses the countdown; Processing resumes it.
 async fn hold_and_resume(page: &mut Page, id: i64) {
     page.find(&format!("form[action='/orders/{id}/hold'] button"))
@@ -123,20 +154,8 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
     assert_eq!(rows.len(), 3, "the three imported orders");
     page.shot("dashboard").await;
 
-    // Search and filters live in the URL: reload and Back keep them.
-    page.find("input[name=q]")
-        .await
-        .send_keys("1002")
-        .await
-        .unwrap();
-    page.find("form[role=search] button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    page.wait_for_text("Search: 1002").await;
-    let rows = page.c.find_all(Locator::Css("tbody tr")).await.unwrap();
-    assert_eq!(rows.len(), 1, "one order matches 1002");
+    // Search and filters live in the URL: a reload keeps them.
+    search_one(&page, "1002").await;
     page.c.refresh().await.unwrap();
     assert_eq!(
         page.c
@@ -160,9 +179,7 @@ async fn a_merchant_imports_edits_holds_and_submits_an_order() {
     let preview = page.find("img[data-preview]").await;
     let before = preview.attr("src").await.unwrap().unwrap();
     page.shot("editor").await;
-    let name = page.find("input[name=pet_name]").await;
-    name.clear().await.unwrap();
-    name.send_keys("Marmalade").await.unwrap();
+    type_pet_name(&page, "Marmalade").await;
     page.find("img[data-preview]:not([data-rev='0'])").await;
     let after = page
         .find("img[data-preview]")
@@ -327,33 +344,13 @@ async fn the_core_flows_work_without_javascript() {
     import_all(&mut page, &app.base).await;
 
     page.goto(&app.url("/orders")).await;
-    page.find("input[name=q]")
-        .await
-        .send_keys("1002")
-        .await
-        .unwrap();
-    page.find("form[role=search] button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    page.wait_for_text("Search: 1002").await;
-    assert_eq!(
-        page.c
-            .find_all(Locator::Css("tbody tr"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    search_one(&page, "1002").await;
     page.shot("dashboard-search").await;
 
     let id = open_order(&page, &app.base, "1001").await;
     reload_until(&page, "View design").await;
     page.find("a[href*='/edit']").await.click().await.unwrap();
-    let name = page.find("input[name=pet_name]").await;
-    name.clear().await.unwrap();
-    name.send_keys("Pumpkin").await.unwrap();
+    type_pet_name(&page, "Pumpkin").await;
     page.find("form#design button[formmethod=get]")
         .await
         .click()

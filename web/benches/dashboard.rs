@@ -87,7 +87,7 @@ async fn seed(app: &App, n: usize) {
             let store = if i.is_multiple_of(2) { "shop" } else { "other" };
             let millis = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis().to_string();
             values.push(format!(
-                "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
                 quote(store),
                 o.store_order_id,
                 quote(&o.number),
@@ -103,6 +103,9 @@ async fn seed(app: &App, n: usize) {
                 millis(now),
                 millis(now),
                 quote(&storage::repo::customer_search(&o)),
+                storage::repo::placed_at(&o)
+                    .map(|p| quote(&p))
+                    .unwrap_or_else(|| "NULL".into()),
             ));
             i += 1;
         }
@@ -110,7 +113,7 @@ async fn seed(app: &App, n: usize) {
             .execute_raw_for_tests(&format!(
                 "INSERT INTO orders (store_id, store_order_id, number, status, status_kind, \
                  order_type, submit_status, submit_at, data, created_at, updated_at, \
-                 customer_search) VALUES {}",
+                 customer_search, placed_at) VALUES {}",
                 values.join(", ")
             ))
             .await

@@ -192,6 +192,17 @@ struct Browser {
     csrf: String,
 }
 
+/// The page at `path` as the browser sees it after the redirect `answer`: with the flash
+/// message the answer set.
+async fn follow(ui: &Ui, answer: &Answer, path: &str, who: &Browser) -> Answer {
+    let flash = cookie_value(&answer.cookies(), "pressroom_flash").expect("a flash message");
+    send(
+        ui,
+        get(path, &format!("{}; pressroom_flash={flash}", who.cookie)),
+    )
+    .await
+}
+
 fn cookie_value(set_cookies: &[String], name: &str) -> Option<String> {
     set_cookies.iter().find_map(|c| {
         let first = c.split(';').next()?;
@@ -492,17 +503,9 @@ async fn hold_and_unhold_redirect_back_with_a_flash() {
     .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(a.location(), format!("/orders/{}", ui.test_order));
-    let flash = cookie_value(&a.cookies(), "pressroom_flash").expect("flash");
     let row = ui.app.db.get_order(ui.test_order).await.unwrap();
     assert_eq!(row.order.status.raw, "on-hold");
-    let page = send(
-        &ui,
-        get(
-            &format!("/orders/{}", ui.test_order),
-            &format!("{}; pressroom_flash={flash}", admin.cookie),
-        ),
-    )
-    .await;
+    let page = follow(&ui, &a, &format!("/orders/{}", ui.test_order), &admin).await;
     assert!(page.body.contains("Order put on hold"), "{}", page.body);
     assert!(page.body.contains("Paused (On hold)"));
     assert!(
@@ -649,15 +652,7 @@ async fn notes_are_added_edited_and_deleted_and_the_history_keeps_their_text() {
         ),
     )
     .await;
-    let flash = cookie_value(&a.cookies(), "pressroom_flash").expect("flash");
-    let page = send(
-        &ui,
-        get(
-            &format!("/orders/{t}"),
-            &format!("{}; pressroom_flash={flash}", admin.cookie),
-        ),
-    )
-    .await;
+    let page = follow(&ui, &a, &format!("/orders/{t}"), &admin).await;
     assert!(
         page.body.contains("The note was not saved"),
         "{}",
@@ -702,15 +697,7 @@ async fn notes_are_added_edited_and_deleted_and_the_history_keeps_their_text() {
         ),
     )
     .await;
-    let flash = cookie_value(&a.cookies(), "pressroom_flash").expect("flash");
-    let page = send(
-        &ui,
-        get(
-            &format!("/orders/{t}"),
-            &format!("{}; pressroom_flash={flash}", admin.cookie),
-        ),
-    )
-    .await;
+    let page = follow(&ui, &a, &format!("/orders/{t}"), &admin).await;
     assert!(page.body.contains("has no note 9"), "{}", page.body);
 }
 
@@ -975,15 +962,7 @@ async fn a_merchant_edits_their_stores_rules_and_a_wrong_row_saves_nothing() {
         post("/settings/stores/shop-a/rules", &merchant.cookie, &wrong),
     )
     .await;
-    let flash = cookie_value(&a.cookies(), "pressroom_flash").expect("flash");
-    let page = send(
-        &ui,
-        get(
-            "/settings/stores/shop-a/rules",
-            &format!("{}; pressroom_flash={flash}", merchant.cookie),
-        ),
-    )
-    .await;
+    let page = follow(&ui, &a, "/settings/stores/shop-a/rules", &merchant).await;
     assert!(
         page.body
             .contains("product rule 1: choose one of the installed templates"),

@@ -314,15 +314,6 @@ impl Db {
             .collect())
     }
 
-    /// The store statuses present (for the status filter) with their counts, most common
-    /// first.
-    pub async fn order_statuses(
-        &self,
-        stores: Option<&[String]>,
-    ) -> Result<Vec<(String, i64)>, StorageError> {
-        Ok(statuses(&self.order_counts(stores).await?))
-    }
-
     /// The newest render of each of these orders, as (order id, render id).
     pub async fn latest_renders(&self, order_ids: &[i64]) -> Result<Vec<(i64, i64)>, StorageError> {
         if order_ids.is_empty() {

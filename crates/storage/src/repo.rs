@@ -100,6 +100,14 @@ pub fn customer_search(order: &Order) -> String {
     format!("{} {}", order.customer.name, order.customer.email).to_lowercase()
 }
 
+/// When the customer placed the order, as the dashboard's date filter compares it: RFC 3339 in
+/// UTC, as the order's JSON has it.
+pub fn placed_at(order: &Order) -> Option<String> {
+    order
+        .created_at
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
 fn submit_at(order: &Order) -> Option<i64> {
     order.countdown.submit_at.map(millis)
 }
@@ -129,8 +137,8 @@ impl Db {
         }
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO orders (store_id, store_order_id, number, status, status_kind, order_type, \
-             submit_status, submit_at, data, created_at, updated_at, customer_search) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
+             submit_status, submit_at, data, created_at, updated_at, customer_search, placed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING id",
         )
         .bind(store_id)
         .bind(order.store_order_id)
@@ -143,6 +151,7 @@ impl Db {
         .bind(order_json(order))
         .bind(millis(now))
         .bind(customer_search(order))
+        .bind(placed_at(order))
         .fetch_one(&mut *tx.tx)
         .await?;
         Ok(id)
@@ -209,7 +218,7 @@ impl Db {
         let row: Option<(i64,)> = sqlx::query_as(
             "UPDATE orders SET number = $1, status = $2, status_kind = $3, order_type = $4, \
              submit_status = $5, submit_at = $6, data = $7, updated_at = $8, \
-             customer_search = $11, row_version = row_version + 1 \
+             customer_search = $11, placed_at = $12, row_version = row_version + 1 \
              WHERE id = $9 AND row_version = $10 RETURNING row_version",
         )
         .bind(&order.number)
@@ -223,6 +232,7 @@ impl Db {
         .bind(id)
         .bind(expected_version)
         .bind(customer_search(order))
+        .bind(placed_at(order))
         .fetch_optional(&mut *tx.tx)
         .await?;
         row.map(|(v,)| v).ok_or_else(|| StorageError::Conflict {

@@ -874,12 +874,23 @@ pub async fn add_note(
     if let Err(r) = posted(&app, &viewer, id, &form).await {
         return r;
     }
-    let flash = match app
+    let done = app
         .add_note(id, form.get("text"), form.checked("push"), &viewer.actor())
-        .await
-    {
-        Ok(_) => Flash::ok("Note added"),
-        Err(e) => Flash::err(format!("The note was not added: {e}")),
+        .await;
+    back_to_notes(&viewer, id, done.map(drop), "added")
+}
+
+/// Back to the order's notes, saying what became of the change ("Note added", "The note was
+/// not added: …").
+fn back_to_notes(
+    viewer: &Viewer,
+    id: i64,
+    done: Result<(), app::AppError>,
+    verb: &str,
+) -> Response {
+    let flash = match done {
+        Ok(()) => Flash::ok(format!("Note {verb}")),
+        Err(e) => Flash::err(format!("The note was not {verb}: {e}")),
     };
     viewer.redirect(&format!("/orders/{id}#h-notes"), flash)
 }
@@ -894,14 +905,10 @@ pub async fn edit_note(
     if let Err(r) = posted(&app, &viewer, id, &form).await {
         return r;
     }
-    let flash = match app
+    let done = app
         .edit_note(id, note, form.get("text"), &viewer.actor())
-        .await
-    {
-        Ok(()) => Flash::ok("Note saved"),
-        Err(e) => Flash::err(format!("The note was not saved: {e}")),
-    };
-    viewer.redirect(&format!("/orders/{id}#h-notes"), flash)
+        .await;
+    back_to_notes(&viewer, id, done, "saved")
 }
 
 /// `POST /orders/{id}/notes/{note}/delete`: removes a Pressroom note (the history keeps its
@@ -915,11 +922,8 @@ pub async fn delete_note(
     if let Err(r) = posted(&app, &viewer, id, &form).await {
         return r;
     }
-    let flash = match app.delete_note(id, note, &viewer.actor()).await {
-        Ok(()) => Flash::ok("Note deleted"),
-        Err(e) => Flash::err(format!("The note was not deleted: {e}")),
-    };
-    viewer.redirect(&format!("/orders/{id}#h-notes"), flash)
+    let done = app.delete_note(id, note, &viewer.actor()).await;
+    back_to_notes(&viewer, id, done, "deleted")
 }
 
 /// `POST /orders/{id}/shipments`: a parcel typed by the merchant (Manual provider).

@@ -17,6 +17,11 @@ INSERT INTO order_counts (store_id, status, order_type, submit_status, n)
 SELECT store_id, status, order_type, submit_status, COUNT(*) FROM orders
 GROUP BY store_id, status, order_type, submit_status;
 
+-- When the customer placed the order (RFC 3339 in UTC, written by Pressroom from the order
+-- as customer_search is), for the date filter.
+ALTER TABLE orders ADD COLUMN placed_at TEXT;
+UPDATE orders SET placed_at = data::jsonb ->> 'created_at';
+
 CREATE TABLE order_filters (
     id              BIGINT PRIMARY KEY,
     store_id        TEXT NOT NULL,
@@ -31,12 +36,11 @@ CREATE TABLE order_filters (
     submit_key      BIGINT NOT NULL,
     -- Lowercased customer name and email.
     search          TEXT NOT NULL,
-    -- When the customer placed the order (RFC 3339 in UTC, from the order's JSON), for the
-    -- date filter; compared as text.
+    -- When the customer placed the order (orders.placed_at), compared as text.
     placed_at       TEXT
 );
 INSERT INTO order_filters (id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, submit_key, search, placed_at)
-SELECT id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, COALESCE(submit_at, 9223372036854775807), customer_search, data::jsonb ->> 'created_at' FROM orders;
+SELECT id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, COALESCE(submit_at, 9223372036854775807), customer_search, placed_at FROM orders;
 CREATE INDEX order_filters_store ON order_filters (store_id, id);
 CREATE INDEX order_filters_number ON order_filters (number);
 CREATE INDEX order_filters_store_order ON order_filters (store_order_id);
@@ -71,13 +75,11 @@ LANGUAGE sql AS $$
 $$;
 
 CREATE FUNCTION orders_dashboard() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    placed TEXT;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM order_count_add(NEW.store_id, NEW.status, NEW.order_type, NEW.submit_status, 1);
         INSERT INTO order_filters (id, store_id, number, store_order_id, status, order_type, submit_status, submit_at, submit_key, search, placed_at)
-        VALUES (NEW.id, NEW.store_id, NEW.number, NEW.store_order_id, NEW.status, NEW.order_type, NEW.submit_status, NEW.submit_at, COALESCE(NEW.submit_at, 9223372036854775807), NEW.customer_search, NEW.data::jsonb ->> 'created_at');
+        VALUES (NEW.id, NEW.store_id, NEW.number, NEW.store_order_id, NEW.status, NEW.order_type, NEW.submit_status, NEW.submit_at, COALESCE(NEW.submit_at, 9223372036854775807), NEW.customer_search, NEW.placed_at);
         RETURN NULL;
     END IF;
     IF TG_OP = 'DELETE' THEN
@@ -98,12 +100,11 @@ BEGIN
             PERFORM order_count_add(OLD.store_id, OLD.status, OLD.order_type, OLD.submit_status, -1);
         END IF;
     END IF;
-    placed := NEW.data::jsonb ->> 'created_at';
-    IF ROW(OLD.store_id, OLD.number, OLD.store_order_id, OLD.status, OLD.order_type, OLD.submit_status, OLD.submit_at, OLD.customer_search, OLD.data::jsonb ->> 'created_at')
-        IS DISTINCT FROM ROW(NEW.store_id, NEW.number, NEW.store_order_id, NEW.status, NEW.order_type, NEW.submit_status, NEW.submit_at, NEW.customer_search, placed) THEN
+    IF ROW(OLD.store_id, OLD.number, OLD.store_order_id, OLD.status, OLD.order_type, OLD.submit_status, OLD.submit_at, OLD.customer_search, OLD.placed_at)
+        IS DISTINCT FROM ROW(NEW.store_id, NEW.number, NEW.store_order_id, NEW.status, NEW.order_type, NEW.submit_status, NEW.submit_at, NEW.customer_search, NEW.placed_at) THEN
         UPDATE order_filters SET store_id = NEW.store_id, number = NEW.number, store_order_id = NEW.store_order_id,
             status = NEW.status, order_type = NEW.order_type, submit_status = NEW.submit_status,
-            submit_at = NEW.submit_at, submit_key = COALESCE(NEW.submit_at, 9223372036854775807), search = NEW.customer_search, placed_at = placed
+            submit_at = NEW.submit_at, submit_key = COALESCE(NEW.submit_at, 9223372036854775807), search = NEW.customer_search, placed_at = NEW.placed_at
         WHERE id = NEW.id;
     END IF;
     RETURN NULL;
